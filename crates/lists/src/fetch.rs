@@ -148,7 +148,13 @@ impl Cache {
     fn source_dir(&self, name: &str) -> PathBuf {
         let safe: String = name
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         self.dir.join(safe)
     }
@@ -221,7 +227,9 @@ impl Cache {
                 request = request.header("If-Modified-Since", lm);
             }
         }
-        let mut response = request.call().map_err(|e| FetchError::Http(e.to_string()))?;
+        let mut response = request
+            .call()
+            .map_err(|e| FetchError::Http(e.to_string()))?;
         let status = response.status().as_u16();
         if status == 304 {
             return current
@@ -252,7 +260,8 @@ impl Cache {
                 .with_config()
                 .limit(MAX_DOWNLOAD + 1)
                 .reader();
-            let copied = io::copy(&mut body, &mut file).map_err(|e| FetchError::Http(e.to_string()))?;
+            let copied =
+                io::copy(&mut body, &mut file).map_err(|e| FetchError::Http(e.to_string()))?;
             if copied > MAX_DOWNLOAD {
                 remove_any(&download);
                 return Err(FetchError::TooLarge);
@@ -282,7 +291,9 @@ fn unpack_tar_gz(archive: &Path, into: &Path) -> Result<(), FetchError> {
     let gz = flate2::read::GzDecoder::new(io::BufReader::new(file));
     let mut tar = tar::Archive::new(gz);
     fs::create_dir_all(into).map_err(io_err(into))?;
-    let entries = tar.entries().map_err(|e| FetchError::Archive(e.to_string()))?;
+    let entries = tar
+        .entries()
+        .map_err(|e| FetchError::Archive(e.to_string()))?;
     for entry in entries {
         let mut entry = entry.map_err(|e| FetchError::Archive(e.to_string()))?;
         // Only plain files and folders; links in a downloaded archive could

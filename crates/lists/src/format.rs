@@ -177,7 +177,10 @@ fn strip_port(host: &str) -> &str {
         };
     }
     match host.rfind(':') {
-        Some(i) if host[i + 1..].bytes().all(|b| b.is_ascii_digit()) && host[..i].find(':').is_none() => {
+        Some(i)
+            if host[i + 1..].bytes().all(|b| b.is_ascii_digit())
+                && host[..i].find(':').is_none() =>
+        {
             &host[..i]
         }
         _ => host,
@@ -227,7 +230,10 @@ mod tests {
             parse_line(Format::Hosts, "0.0.0.0 a.com b.com # x").unwrap(),
             Line::Domains(vec![d("a.com"), d("b.com")])
         );
-        assert_eq!(parse_line(Format::Hosts, "127.0.0.1 localhost").unwrap(), Line::Nothing);
+        assert_eq!(
+            parse_line(Format::Hosts, "127.0.0.1 localhost").unwrap(),
+            Line::Nothing
+        );
         assert!(parse_line(Format::Hosts, "0.0.0.0").is_err());
     }
 
@@ -241,8 +247,14 @@ mod tests {
             parse_line(Format::Adblock, "@@||good.example.com^").unwrap(),
             Line::Exception(d("good.example.com"))
         );
-        assert_eq!(parse_line(Format::Adblock, "! comment").unwrap(), Line::Nothing);
-        assert_eq!(parse_line(Format::Adblock, "##.banner").unwrap(), Line::Unsupported);
+        assert_eq!(
+            parse_line(Format::Adblock, "! comment").unwrap(),
+            Line::Nothing
+        );
+        assert_eq!(
+            parse_line(Format::Adblock, "##.banner").unwrap(),
+            Line::Unsupported
+        );
         assert_eq!(
             parse_line(Format::Adblock, "||example.com/ads^").unwrap(),
             Line::Unsupported

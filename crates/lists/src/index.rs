@@ -346,19 +346,32 @@ impl IndexBuilder {
 
     pub fn add_domain(&mut self, host: &HostName, category: CategoryId) -> Result<(), TableError> {
         let key = host.key();
-        self.domains
-            .insert(key.as_bytes(), CategoryMask::single(category), &mut self.sets)
+        self.domains.insert(
+            key.as_bytes(),
+            CategoryMask::single(category),
+            &mut self.sets,
+        )
     }
 
-    pub fn add_exception(&mut self, host: &HostName, category: CategoryId) -> Result<(), TableError> {
+    pub fn add_exception(
+        &mut self,
+        host: &HostName,
+        category: CategoryId,
+    ) -> Result<(), TableError> {
         let key = host.key();
-        self.exceptions
-            .insert(key.as_bytes(), CategoryMask::single(category), &mut self.sets)
+        self.exceptions.insert(
+            key.as_bytes(),
+            CategoryMask::single(category),
+            &mut self.sets,
+        )
     }
 
     /// `path` must already be normalised ([`crate::name::normalize_path`]).
     pub fn add_url_prefix(&mut self, host: &HostName, path: &str, category: CategoryId) {
-        let entries = self.url_prefixes.entry(host.key().into_owned()).or_default();
+        let entries = self
+            .url_prefixes
+            .entry(host.key().into_owned())
+            .or_default();
         match entries.iter_mut().find(|(p, _)| p == path) {
             Some((_, mask)) => mask.insert(category),
             None => entries.push((path.to_string(), CategoryMask::single(category))),
@@ -452,19 +465,39 @@ mod tests {
         let m = ix.lookup(HostKey::domain("x.sub.bad.example"), None);
         assert!(m.categories.contains(adult) && m.categories.contains(social));
         assert_eq!(m.hits[0].entry, Entry::Domain("sub.bad.example"));
-        assert!(ix.lookup(HostKey::domain("notbad.example"), None).is_empty());
-        assert!(ix.lookup(HostKey::domain("bad.example.org"), None).is_empty());
+        assert!(ix
+            .lookup(HostKey::domain("notbad.example"), None)
+            .is_empty());
+        assert!(ix
+            .lookup(HostKey::domain("bad.example.org"), None)
+            .is_empty());
         assert!(ix.lookup(HostKey::domain("example"), None).is_empty());
-        assert!(ix.lookup(HostKey::domain("ok.bad.example"), None).is_empty());
+        assert!(ix
+            .lookup(HostKey::domain("ok.bad.example"), None)
+            .is_empty());
         assert!(ix.matches_host(HostKey::domain("a.bad.example")));
     }
 
     #[test]
     fn ips_match_exactly() {
         let (ix, adult, _) = index();
-        let m = ix.lookup(HostKey { key: "10.1.2.3", is_ip: true }, None);
+        let m = ix.lookup(
+            HostKey {
+                key: "10.1.2.3",
+                is_ip: true,
+            },
+            None,
+        );
         assert_eq!(m.categories, CategoryMask::single(adult));
-        assert!(ix.lookup(HostKey { key: "1.2.3", is_ip: true }, None).is_empty());
+        assert!(ix
+            .lookup(
+                HostKey {
+                    key: "1.2.3",
+                    is_ip: true
+                },
+                None
+            )
+            .is_empty());
     }
 
     #[test]
@@ -473,7 +506,9 @@ mod tests {
         assert!(ix.lookup(HostKey::domain("site.example"), None).is_empty());
         let m = ix.lookup(HostKey::domain("www.site.example"), Some("/adult/x"));
         assert_eq!(m.categories, CategoryMask::single(adult));
-        assert!(ix.lookup(HostKey::domain("site.example"), Some("/other")).is_empty());
+        assert!(ix
+            .lookup(HostKey::domain("site.example"), Some("/other"))
+            .is_empty());
         let m = ix.lookup(HostKey::domain("cdn.example"), Some("/xxx/1"));
         assert!(matches!(m.hits[0].entry, Entry::Expression(_)));
     }

@@ -6,9 +6,9 @@
 //! many spellings of an IPv4 address all fold to one form.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv6Addr};
 #[cfg(test)]
 use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// Why a name could not be made canonical.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -259,17 +259,33 @@ mod tests {
     fn folds_case_trailing_dot_and_idn() {
         assert_eq!(HostName::parse("Example.COM.").unwrap(), d("example.com"));
         assert_eq!(HostName::parse("bücher.de").unwrap(), d("xn--bcher-kva.de"));
-        assert_eq!(HostName::parse("XN--BCHER-KVA.de").unwrap(), d("xn--bcher-kva.de"));
+        assert_eq!(
+            HostName::parse("XN--BCHER-KVA.de").unwrap(),
+            d("xn--bcher-kva.de")
+        );
         // Full-width letters are a compatibility form of ASCII.
-        assert_eq!(HostName::parse("ｅｘａｍｐｌｅ.com").unwrap(), d("example.com"));
+        assert_eq!(
+            HostName::parse("ｅｘａｍｐｌｅ.com").unwrap(),
+            d("example.com")
+        );
         assert_eq!(HostName::parse("ex%61mple.com").unwrap(), d("example.com"));
-        assert_eq!(HostName::parse("_dmarc.example.com").unwrap(), d("_dmarc.example.com"));
+        assert_eq!(
+            HostName::parse("_dmarc.example.com").unwrap(),
+            d("_dmarc.example.com")
+        );
     }
 
     #[test]
     fn ipv4_spellings_fold_to_one() {
         let lo = HostName::Ip(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)));
-        for s in ["127.0.0.1", "2130706433", "0x7f000001", "0x7f.1", "0177.0.0.1", "127.1"] {
+        for s in [
+            "127.0.0.1",
+            "2130706433",
+            "0x7f000001",
+            "0x7f.1",
+            "0177.0.0.1",
+            "127.1",
+        ] {
             assert_eq!(HostName::parse(s).unwrap(), lo, "{s}");
         }
         let v6 = HostName::parse("[::FFFF:1.2.3.4]").unwrap();
@@ -279,7 +295,16 @@ mod tests {
 
     #[test]
     fn rejects_junk() {
-        for s in ["", ".", "a..b", "exa mple.com", "a/b", "[::1", "1.2.3.4.5", &"a".repeat(64)] {
+        for s in [
+            "",
+            ".",
+            "a..b",
+            "exa mple.com",
+            "a/b",
+            "[::1",
+            "1.2.3.4.5",
+            &"a".repeat(64),
+        ] {
             assert!(HostName::parse(s).is_err(), "{s:?}");
         }
     }

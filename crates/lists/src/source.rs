@@ -286,7 +286,12 @@ fn load_fresh(
         (_, Some(url)) => {
             let cache = cache.ok_or(fetch::FetchError::NoCache)?;
             let candidate = if options.fetch {
-                cache.fetch(&source.name, url, source.format() == Format::Ut1, options.fetch_timeout)?
+                cache.fetch(
+                    &source.name,
+                    url,
+                    source.format() == Format::Ut1,
+                    options.fetch_timeout,
+                )?
             } else {
                 cache
                     .last_good(&source.name)
@@ -350,7 +355,11 @@ fn read_ut1(
         } else if entry.metadata().map(|m| m.len() < 64).unwrap_or(false) {
             if let Ok(target) = fs::read_to_string(&path) {
                 let target = target.trim().to_string();
-                if !target.is_empty() && target.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                if !target.is_empty()
+                    && target
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                {
                     aliases.push((name, target));
                 }
             }
@@ -378,7 +387,11 @@ fn read_ut1(
             _ => Usage::Black,
         };
         let id = builder.categories_mut().intern(name, usage)?;
-        if let Some((display, desc)) = described.iter().find(|d| d.0 == *name).map(|d| (&d.1, &d.2)) {
+        if let Some((display, desc)) = described
+            .iter()
+            .find(|d| d.0 == *name)
+            .map(|d| (&d.1, &d.2))
+        {
             if let Some(info) = builder.categories_mut().info_mut(id) {
                 info.display_name = display.clone();
                 info.description = desc.clone();
@@ -436,7 +449,12 @@ fn read_expressions(
     for (n, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = n as u64 + 1;
         let Ok(line) = std::str::from_utf8(raw) else {
-            report.malformed(path, line_no, "not valid UTF-8".into(), &String::from_utf8_lossy(raw));
+            report.malformed(
+                path,
+                line_no,
+                "not valid UTF-8".into(),
+                &String::from_utf8_lossy(raw),
+            );
             continue;
         };
         let line = line.trim();
@@ -484,7 +502,12 @@ fn read_file(
             continue;
         }
         let Ok(line) = std::str::from_utf8(&raw) else {
-            report.malformed(path, line_no, "not valid UTF-8".into(), &String::from_utf8_lossy(&raw));
+            report.malformed(
+                path,
+                line_no,
+                "not valid UTF-8".into(),
+                &String::from_utf8_lossy(&raw),
+            );
             continue;
         };
         let parsed = match parse_line(format, line) {
@@ -499,7 +522,9 @@ fn read_file(
                 if !source.allow_public_suffix_entries && is_public_suffix(d) {
                     report.skipped_public_suffix += 1;
                     if report.skipped_examples.len() < EXAMPLES {
-                        report.skipped_examples.push(format!("{}:{line_no}: {d}", path.display()));
+                        report
+                            .skipped_examples
+                            .push(format!("{}:{line_no}: {d}", path.display()));
                     }
                     tracing::warn!(file = %path.display(), line = line_no, entry = %d, "skipped a single-label or public-suffix entry; it would cover a whole top-level domain");
                     return false;
@@ -561,9 +586,17 @@ mod tests {
     fn dirty_list_loads_what_it_can() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("list.txt");
-        fs::write(&p, b"good.example\ncom\nco.uk\nbad name here\n\xff\xfe\n\nok.example # c\n").unwrap();
+        fs::write(
+            &p,
+            b"good.example\ncom\nco.uk\nbad name here\n\xff\xfe\n\nok.example # c\n",
+        )
+        .unwrap();
         let mut b = IndexBuilder::new(0);
-        let reports = load_sources(&[flat("t", &p, Format::Domains)], &mut b, &LoadOptions::default());
+        let reports = load_sources(
+            &[flat("t", &p, Format::Domains)],
+            &mut b,
+            &LoadOptions::default(),
+        );
         let r = &reports[0];
         assert_eq!(r.status, SourceStatus::Loaded);
         assert_eq!(r.entries(), 2);
@@ -599,13 +632,21 @@ mod tests {
             cache_dir: Some(cache),
             ..Default::default()
         };
-        let r = load_sources(std::slice::from_ref(&s), &mut IndexBuilder::new(0), &options);
+        let r = load_sources(
+            std::slice::from_ref(&s),
+            &mut IndexBuilder::new(0),
+            &options,
+        );
         assert_eq!(r[0].status, SourceStatus::Loaded);
 
         fs::write(&p, "# emptied by a broken update\n").unwrap();
         let mut b = IndexBuilder::new(0);
         let r = load_sources(std::slice::from_ref(&s), &mut b, &options);
-        assert!(matches!(r[0].status, SourceStatus::LastGood { .. }), "{:?}", r[0].status);
+        assert!(
+            matches!(r[0].status, SourceStatus::LastGood { .. }),
+            "{:?}",
+            r[0].status
+        );
         assert!(b.finish().matches_host(HostKey::domain("good.example")));
 
         fs::remove_file(&p).unwrap();
