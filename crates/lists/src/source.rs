@@ -208,6 +208,8 @@ pub struct LoadOptions {
     /// Fetch URL sources over the network (else use only the cache).
     pub fetch: bool,
     pub fetch_timeout: Option<Duration>,
+    /// Read the cache but never write it (one-off commands).
+    pub read_only: bool,
 }
 
 /// Reads every source into `builder`. A source that fails falls back to its
@@ -258,6 +260,17 @@ fn load_one(
             }
         }
     }
+    if report.skipped_public_suffix > 0 {
+        tracing::warn!(
+            source = %source.name,
+            skipped = report.skipped_public_suffix,
+            examples = %report.skipped_examples.join("; "),
+            "skipped single-label and public-suffix entries: each would cover a whole top-level domain (allow_public_suffix_entries keeps them)"
+        );
+    }
+    if report.malformed > 0 {
+        tracing::warn!(source = %source.name, malformed = report.malformed, "list has malformed lines; see `tutela lists stats`");
+    }
     report.elapsed_ms = started.elapsed().as_millis() as u64;
     report
 }
@@ -276,7 +289,7 @@ fn load_fresh(
             if report.entries() == 0 {
                 return Err(SourceError::Empty);
             }
-            if let Some(cache) = cache {
+            if let Some(cache) = cache.filter(|_| !options.read_only) {
                 if let Err(e) = cache.remember_local(&source.name, path) {
                     tracing::warn!(source = %source.name, error = %e, "could not keep a last good copy of the list");
                 }
@@ -285,7 +298,7 @@ fn load_fresh(
         }
         (_, Some(url)) => {
             let cache = cache.ok_or(fetch::FetchError::NoCache)?;
-            let candidate = if options.fetch {
+            let candidate = if options.fetch && !options.read_only {
                 cache.fetch(
                     &source.name,
                     url,
@@ -526,7 +539,6 @@ fn read_file(
                             .skipped_examples
                             .push(format!("{}:{line_no}: {d}", path.display()));
                     }
-                    tracing::warn!(file = %path.display(), line = line_no, entry = %d, "skipped a single-label or public-suffix entry; it would cover a whole top-level domain");
                     return false;
                 }
             }

@@ -14,6 +14,9 @@ pub struct PolicyConfig {
     pub timezone: String,
     /// The group of clients that no mapping names.
     pub default_group: String,
+    /// The built-in groups (`pupils`, `staff`, `guests`) are always there; a
+    /// group of the same name in the file replaces one of them whole.
+    #[serde(deserialize_with = "with_default_groups")]
     pub groups: BTreeMap<String, GroupConfig>,
     /// Temporary or individual allows and blocks, above group rules.
     pub overrides: Vec<OverrideConfig>,
@@ -21,16 +24,28 @@ pub struct PolicyConfig {
     pub identities: Vec<IdentityMapping>,
 }
 
+fn default_groups() -> BTreeMap<String, GroupConfig> {
+    let mut groups = BTreeMap::new();
+    groups.insert("pupils".to_string(), GroupConfig::default_pupils());
+    groups.insert("staff".to_string(), GroupConfig::default_staff());
+    groups.insert("guests".to_string(), GroupConfig::default_guests());
+    groups
+}
+
+fn with_default_groups<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, GroupConfig>, D::Error> {
+    let mut groups = default_groups();
+    groups.extend(BTreeMap::<String, GroupConfig>::deserialize(d)?);
+    Ok(groups)
+}
+
 impl Default for PolicyConfig {
     fn default() -> Self {
-        let mut groups = BTreeMap::new();
-        groups.insert("pupils".to_string(), GroupConfig::default_pupils());
-        groups.insert("staff".to_string(), GroupConfig::default_staff());
-        groups.insert("guests".to_string(), GroupConfig::default_guests());
         PolicyConfig {
             timezone: "Europe/London".into(),
             default_group: "pupils".into(),
-            groups,
+            groups: default_groups(),
             overrides: Vec::new(),
             identities: Vec::new(),
         }
@@ -48,15 +63,16 @@ pub enum Role {
     Guest,
 }
 
-/// Safe-search enforcement for one engine.
+/// Safe-search enforcement for one engine. Strict unless a group says
+/// otherwise: a new group is safe until someone decides it need not be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum SafeSearchMode {
-    #[default]
     Off,
     /// YouTube's moderate restriction. Google, Bing and DuckDuckGo have
     /// one enforced mode only, so for them this means strict.
     Moderate,
+    #[default]
     Strict,
 }
 

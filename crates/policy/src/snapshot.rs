@@ -179,6 +179,7 @@ fn masks(
     warnings: &mut Vec<String>,
 ) -> Result<CategoryMask, PolicyError> {
     let mut mask = CategoryMask::EMPTY;
+    let mut unknown = Vec::new();
     for name in names {
         if allowing && illegal.categories().get(name).is_some() {
             return Err(PolicyError::IllegalAllowed {
@@ -188,10 +189,14 @@ fn masks(
         }
         match index.categories().get(name) {
             Some(id) => mask.insert(id),
-            None => warnings.push(format!(
-                "{place}: category `{name}` is in no loaded list; it matches nothing for now"
-            )),
+            None => unknown.push(name.as_str()),
         }
+    }
+    if !unknown.is_empty() {
+        warnings.push(format!(
+            "{place}: no loaded list has the categories {}; they match nothing for now",
+            unknown.join(", ")
+        ));
     }
     Ok(mask)
 }
