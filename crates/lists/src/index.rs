@@ -79,6 +79,9 @@ impl std::fmt::Debug for Expressions {
     }
 }
 
+/// Host → the path prefixes listed under it, each with its categories.
+type UrlPrefixes = HashMap<Box<str>, Vec<(Box<str>, SetId)>, foldhash::fast::RandomState>;
+
 /// An immutable compiled index. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Index {
@@ -86,7 +89,7 @@ pub struct Index {
     sets: Box<[CategoryMask]>,
     domains: DomainTable,
     exceptions: DomainTable,
-    url_prefixes: HashMap<Box<str>, Vec<(Box<str>, SetId)>, foldhash::fast::RandomState>,
+    url_prefixes: UrlPrefixes,
     url_prefix_count: usize,
     expressions: Option<Expressions>,
 }
@@ -394,8 +397,7 @@ impl IndexBuilder {
 
     pub fn finish(mut self) -> Index {
         let mut url_prefix_count = 0;
-        let mut url_prefixes: HashMap<Box<str>, Vec<(Box<str>, SetId)>, _> =
-            HashMap::with_hasher(foldhash::fast::RandomState::default());
+        let mut url_prefixes = UrlPrefixes::with_hasher(foldhash::fast::RandomState::default());
         for (host, entries) in std::mem::take(&mut self.url_prefixes) {
             let mut out = Vec::with_capacity(entries.len());
             for (path, mask) in entries {

@@ -298,8 +298,8 @@ fn print_stats(
     writeln!(out)?;
     writeln!(
         out,
-        "{:<28} {:>10} {:>8} {:>6}  {}",
-        "category", "domains", "urls", "regex", "name"
+        "{:<28} {:>10} {:>8} {:>6}  name",
+        "category", "domains", "urls", "regex"
     )?;
     for (id, domains, urls, exprs) in index.counts() {
         let info = index.categories().info(id);
