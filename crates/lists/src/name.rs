@@ -50,16 +50,16 @@ impl HostName {
         if let Some(inner) = input.strip_prefix('[').and_then(|s| s.strip_suffix(']')) {
             return inner
                 .parse::<Ipv6Addr>()
-                .map(|ip| HostName::Ip(IpAddr::V6(ip)))
+                .map(HostName::v6)
                 .map_err(|_| NameError::Invalid(input.to_string()));
         }
         if let Ok(ip) = input.parse::<Ipv6Addr>() {
-            return Ok(HostName::Ip(IpAddr::V6(ip)));
+            return Ok(HostName::v6(ip));
         }
         match url::Host::parse(input) {
             Ok(url::Host::Domain(d)) => check_domain(&d).map(HostName::Domain),
             Ok(url::Host::Ipv4(ip)) => Ok(HostName::Ip(IpAddr::V4(ip))),
-            Ok(url::Host::Ipv6(ip)) => Ok(HostName::Ip(IpAddr::V6(ip))),
+            Ok(url::Host::Ipv6(ip)) => Ok(HostName::v6(ip)),
             Err(_) => Err(NameError::Invalid(input.to_string())),
         }
     }
@@ -69,8 +69,14 @@ impl HostName {
         match host {
             url::Host::Domain(d) => HostName::parse(d),
             url::Host::Ipv4(ip) => Ok(HostName::Ip(IpAddr::V4(ip))),
-            url::Host::Ipv6(ip) => Ok(HostName::Ip(IpAddr::V6(ip))),
+            url::Host::Ipv6(ip) => Ok(HostName::v6(ip)),
         }
+    }
+
+    /// An IPv4-mapped address (`::ffff:a.b.c.d`) reaches the IPv4 address
+    /// on any dual-stack socket, so it is that address.
+    fn v6(ip: Ipv6Addr) -> HostName {
+        HostName::Ip(IpAddr::V6(ip).to_canonical())
     }
 
     /// The key this host is stored under in an index: the domain, or the
@@ -194,14 +200,22 @@ pub fn is_public_suffix(domain: &str) -> bool {
 }
 
 /// Canonical form of a URL path (with its query): percent-escapes of
-/// unreserved characters decoded, other escapes upper-cased, and the whole
-/// lower-cased, so that `/%62ad` and `/BAD` meet the entry `/bad`.
+/// unreserved characters decoded, other escapes upper-cased, runs of `/`
+/// before the query made one (web servers read `//bad` as `/bad`), and the
+/// whole lower-cased, so that `/%62ad`, `//BAD` and `/bad` meet the entry
+/// `/bad`.
 pub fn normalize_path(path: &str) -> String {
     let bytes = path.as_bytes();
     let mut out = String::with_capacity(path.len());
+    let mut in_query = false;
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
+        in_query |= b == b'?';
+        if b == b'/' && !in_query && out.ends_with('/') {
+            i += 1;
+            continue;
+        }
         if b == b'%' && i + 2 < bytes.len() {
             if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
                 let v = h * 16 + l;
@@ -290,7 +304,9 @@ mod tests {
         }
         let v6 = HostName::parse("[::FFFF:1.2.3.4]").unwrap();
         assert_eq!(v6, HostName::parse("::ffff:102:304").unwrap());
-        assert_eq!(v6.key(), "::ffff:1.2.3.4");
+        // IPv4-mapped IPv6 is the IPv4 address.
+        assert_eq!(v6, HostName::parse("1.2.3.4").unwrap());
+        assert_eq!(v6.key(), "1.2.3.4");
     }
 
     #[test]
@@ -321,6 +337,7 @@ mod tests {
     #[test]
     fn paths() {
         assert_eq!(normalize_path("/%62AD/Page?Q=%2f"), "/bad/page?q=%2F");
+        assert_eq!(normalize_path("//a///b/?u=http://x"), "/a/b/?u=http://x");
         assert_eq!(normalize_path("/%"), "/%");
         assert_eq!(normalize_path("/%4"), "/%4");
         assert_eq!(normalize_path("/ü"), "/ü");

@@ -41,7 +41,11 @@ impl Target {
         if input.is_empty() {
             return Err(TargetError::Unparsable(String::new()));
         }
-        let has_scheme = input.contains("://");
+        // `scheme://` at the start; a `://` later (in a query naming another
+        // URL, say) does not make a `host/path` a URL.
+        let has_scheme = input
+            .split_once("://")
+            .is_some_and(|(scheme, _)| is_scheme(scheme));
         if !has_scheme && !input.contains(['/', '?', '#', '@', ':', '%']) {
             return Self::host(input);
         }
@@ -101,6 +105,13 @@ impl Target {
             is_ip: self.host.is_ip(),
         }
     }
+}
+
+/// RFC 3986: `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`.
+fn is_scheme(s: &str) -> bool {
+    let mut bytes = s.bytes();
+    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
+        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
 }
 
 impl std::fmt::Display for Target {
