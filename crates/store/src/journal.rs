@@ -1,0 +1,175 @@
+//! The spill journal: an append-only file of events that could not go to
+//! the database yet (queue full, database down). Replayed when it can.
+//!
+//! A record is `[length u32 LE][crc32 u32 LE][postcard bytes]`. A process
+//! killed mid-write leaves a torn last record; reading stops there and
+//! reports it, so a crash never poisons the records before it.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::event::AccessEvent;
+
+/// The largest record accepted: a 64 KiB URL and friends fit easily.
+const MAX_RECORD: u32 = 4 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("journal I/O on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot encode an event: {0}")]
+    Encode(#[from] postcard::Error),
+}
+
+/// The file spilled events are appended to.
+pub struct Journal {
+    dir: PathBuf,
+    path: PathBuf,
+    file: BufWriter<File>,
+    records: u64,
+    next_seq: u64,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> JournalError + '_ {
+    move |source| JournalError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Journal {
+    /// Opens a new spill file in `dir`; files left by an earlier run stay
+    /// for [`Journal::pending_files`] to replay.
+    pub fn open(dir: &Path) -> Result<Journal, JournalError> {
+        fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let next_seq = Self::files(dir)?
+            .iter()
+            .filter_map(|p| seq_of(p))
+            .max()
+            .map_or(0, |s| s + 1);
+        let (path, file) = Self::create(dir, next_seq)?;
+        Ok(Journal {
+            dir: dir.to_path_buf(),
+            path,
+            file,
+            records: 0,
+            next_seq: next_seq + 1,
+        })
+    }
+
+    fn create(dir: &Path, seq: u64) -> Result<(PathBuf, BufWriter<File>), JournalError> {
+        let path = dir.join(format!("spill-{seq:012}.log"));
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        Ok((path, BufWriter::with_capacity(256 << 10, file)))
+    }
+
+    fn files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
+        let mut files: Vec<PathBuf> = fs::read_dir(dir)
+            .map_err(io_err(dir))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| seq_of(p).is_some())
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
+    pub fn append(&mut self, event: &AccessEvent) -> Result<(), JournalError> {
+        let payload = postcard::to_stdvec(event)?;
+        let mut header = [0u8; 8];
+        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        header[4..].copy_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        let path = &self.path;
+        self.file.write_all(&header).map_err(io_err(path))?;
+        self.file.write_all(&payload).map_err(io_err(path))?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Hands buffered records to the OS, where a killed process no longer
+    /// loses them.
+    pub fn flush(&mut self) -> Result<(), JournalError> {
+        self.file.flush().map_err(io_err(&self.path))
+    }
+
+    /// Records in the current file.
+    pub fn records(&self) -> u64 {
+        self.records
+    }
+
+    /// Closes the current file (if it has records) and starts a new one,
+    /// returning every closed file in order, ready to replay.
+    pub fn rotate(&mut self) -> Result<Vec<PathBuf>, JournalError> {
+        if self.records > 0 {
+            self.flush()?;
+            let (path, file) = Self::create(&self.dir, self.next_seq)?;
+            self.next_seq += 1;
+            self.path = path;
+            self.file = file;
+            self.records = 0;
+        }
+        Ok(Self::files(&self.dir)?
+            .into_iter()
+            .filter(|p| *p != self.path)
+            .collect())
+    }
+}
+
+fn seq_of(path: &Path) -> Option<u64> {
+    path.file_name()?
+        .to_str()?
+        .strip_prefix("spill-")?
+        .strip_suffix(".log")?
+        .parse()
+        .ok()
+}
+
+/// What reading a journal file found.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub events: Vec<AccessEvent>,
+    /// Bytes at the end that did not form a whole, valid record.
+    pub torn_bytes: u64,
+}
+
+/// Reads every whole record of a journal file.
+pub fn read_file(path: &Path) -> Result<ReadOutcome, JournalError> {
+    let file = File::open(path).map_err(io_err(path))?;
+    let len = file.metadata().map_err(io_err(path))?.len();
+    let mut r = BufReader::new(file);
+    let mut out = ReadOutcome::default();
+    let mut consumed = 0u64;
+    loop {
+        let mut header = [0u8; 8];
+        match r.read_exact(&mut header) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(io_err(path)(e)),
+        }
+        let n = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+        if n > MAX_RECORD {
+            break;
+        }
+        let mut payload = vec![0u8; n as usize];
+        if r.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != crc {
+            break;
+        }
+        match postcard::from_bytes::<AccessEvent>(&payload) {
+            Ok(e) => out.events.push(e),
+            Err(_) => break,
+        }
+        consumed += 8 + n as u64;
+    }
+    out.torn_bytes = len - consumed;
+    Ok(out)
+}

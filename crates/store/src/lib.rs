@@ -1,0 +1,94 @@
+//! Persistence: the access-event log (the forensic record of who went where,
+//! when, and what was blocked), the append-only configuration audit log, and
+//! the tables later parts build on (sites, users, groups, devices, identity
+//! mappings, list sources).
+//!
+//! Two backends share one [`Backend`] trait and the same numbered migrations:
+//! embedded SQLite (the default; daily event tables) and PostgreSQL (for
+//! trusts; a table partitioned by day, loaded by binary COPY). Listeners never
+//! touch a backend: they hand events to an [`writer::EventSink`], and one
+//! writer thread batches them in, spilling to a journal on disk when the
+//! queue is full or the database is down.
+
+pub mod event;
+pub mod journal;
+pub mod postgres;
+pub mod query;
+pub mod sqlite;
+pub mod writer;
+
+use std::path::PathBuf;
+
+pub use event::{search_terms, AccessEvent, EventRef, Protocol, RefGenerator};
+pub use query::{write_csv, EventQuery};
+pub use writer::{EventSink, StatsSnapshot, Writer, WriterConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] ::postgres::Error),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// One configuration change, as change control records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditEntry {
+    pub time_us: i64,
+    /// Who made the change.
+    pub actor: String,
+    /// What kind of change (`override.add`, `group.update`, ...).
+    pub action: String,
+    /// What it changed (`group:pupils`).
+    pub object: String,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// What every backend can do.
+pub trait Backend: Send {
+    /// `sqlite` or `postgres`.
+    fn kind(&self) -> &'static str;
+    /// Applies the migrations not yet applied; returns their versions.
+    fn migrate(&mut self) -> Result<Vec<u32>, StoreError>;
+    /// Writes a batch in one transaction. Events already stored (same
+    /// reference) are skipped, so a replayed journal cannot duplicate them.
+    fn insert_events(&mut self, events: &[AccessEvent]) -> Result<(), StoreError>;
+    /// Newest first, one page.
+    fn query_events(&mut self, query: &EventQuery) -> Result<Vec<AccessEvent>, StoreError>;
+    /// Drops whole days before `day` (`YYYYMMDD`); returns the days dropped.
+    fn drop_days_before(&mut self, day: i32) -> Result<Vec<i32>, StoreError>;
+    /// The days that hold events.
+    fn days(&mut self) -> Result<Vec<i32>, StoreError>;
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64, StoreError>;
+    /// Newest first.
+    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Runs SQL as is; for tests and administration.
+    fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// `ok`, or what the database's own check found.
+    fn check_integrity(&mut self) -> Result<String, StoreError>;
+}
+
+/// Which database to use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    /// A SQLite file (made if missing).
+    Sqlite(PathBuf),
+    /// A PostgreSQL URL, and optionally the schema to keep the tables in.
+    Postgres { url: String, schema: Option<String> },
+}
+
+impl StoreConfig {
+    /// Connects (without migrating).
+    pub fn open(&self) -> Result<Box<dyn Backend>, StoreError> {
+        Ok(match self {
+            StoreConfig::Sqlite(path) => Box::new(sqlite::Sqlite::open(path)?),
+            StoreConfig::Postgres { url, schema } => {
+                Box::new(postgres::Postgres::connect(url, schema.as_deref())?)
+            }
+        })
+    }
+}

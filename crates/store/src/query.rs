@@ -1,0 +1,164 @@
+//! Searching the access log, and exporting it as CSV.
+
+use std::io::Write;
+
+use crate::event::AccessEvent;
+
+/// A search of the access log. Every filter is optional; results come
+/// newest first, `limit` at a time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventQuery {
+    pub user: Option<String>,
+    pub ip: Option<String>,
+    pub device: Option<String>,
+    pub site: Option<String>,
+    pub group: Option<String>,
+    /// Inclusive, microseconds since the Unix epoch.
+    pub since_us: Option<i64>,
+    /// Exclusive.
+    pub until_us: Option<i64>,
+    pub action: Option<String>,
+    pub category: Option<String>,
+    /// Text within the search terms, case-insensitive.
+    pub search: Option<String>,
+    /// Page size; capped at [`MAX_PAGE`].
+    pub limit: usize,
+    /// Continue after this (time, reference), from the last row of the
+    /// previous page.
+    pub before: Option<(i64, i64)>,
+}
+
+pub const MAX_PAGE: usize = 10_000;
+
+impl EventQuery {
+    pub fn page_size(&self) -> usize {
+        match self.limit {
+            0 => 100,
+            n => n.min(MAX_PAGE),
+        }
+    }
+}
+
+/// `%`, `_` and `\` in user text are literal in a LIKE pattern.
+pub(crate) fn like_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Categories are stored as `,a,b,` so one LIKE finds a whole name.
+pub(crate) fn categories_column(categories: &[String]) -> String {
+    let mut s = String::from(",");
+    for c in categories {
+        s.push_str(c);
+        s.push(',');
+    }
+    s
+}
+
+pub(crate) fn parse_categories(column: &str) -> Vec<String> {
+    column
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A cell that a spreadsheet would run as a formula gets a leading `'`.
+/// Control characters are escaped, so no cell can carry a terminal escape
+/// or a line break a naive reader splits on.
+pub fn neutralise_cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r', '|', '%']) {
+        out.push('\'');
+    }
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn bytes_cell(b: &[u8]) -> String {
+    neutralise_cell(&String::from_utf8_lossy(b))
+}
+
+pub const CSV_HEADER: [&str; 15] = [
+    "reference",
+    "time",
+    "site",
+    "device",
+    "client_ip",
+    "user",
+    "group",
+    "protocol",
+    "host",
+    "url",
+    "search",
+    "action",
+    "categories",
+    "rule",
+    "count",
+];
+
+/// Writes events as CSV, header first.
+pub fn write_csv(out: impl Write, events: &[AccessEvent]) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_HEADER)?;
+    for e in events {
+        let time = jiff::Timestamp::from_microsecond(e.time_us)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| e.time_us.to_string());
+        let opt = |s: &Option<String>| s.as_deref().map(neutralise_cell).unwrap_or_default();
+        w.write_record([
+            e.reference.to_string(),
+            time,
+            opt(&e.site),
+            opt(&e.device),
+            neutralise_cell(&e.client_ip),
+            opt(&e.user),
+            opt(&e.group),
+            e.protocol.as_str().to_string(),
+            bytes_cell(&e.host),
+            e.url.as_deref().map(bytes_cell).unwrap_or_default(),
+            opt(&e.search),
+            neutralise_cell(&e.action),
+            neutralise_cell(&e.categories.join(" ")),
+            neutralise_cell(&e.rule),
+            e.count.to_string(),
+        ])?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(neutralise_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise_cell("+1"), "'+1");
+        assert_eq!(neutralise_cell("-2"), "'-2");
+        assert_eq!(neutralise_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise_cell("\tx"), "'\\tx");
+        assert_eq!(neutralise_cell("a\u{1b}[31m"), "a\\u{1b}[31m");
+        assert_eq!(neutralise_cell("plain"), "plain");
+    }
+
+    #[test]
+    fn like_patterns_are_literal() {
+        assert_eq!(like_escape("50%_\\"), "%50\\%\\_\\\\%");
+    }
+}

@@ -1,0 +1,329 @@
+//! The embedded SQLite backend: one file in the data directory, WAL mode,
+//! access events in one table per UTC day.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+
+use crate::event::{AccessEvent, EventRef, Protocol};
+use crate::query::{categories_column, like_escape, parse_categories, EventQuery};
+use crate::{AuditEntry, Backend, StoreError};
+
+const MIGRATIONS: &[(u32, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../migrations/sqlite/0001_initial.sql"),
+)];
+
+/// Rows per multi-row INSERT: 15 columns × 64 rows stays far below
+/// SQLite's parameter limit.
+const ROWS_PER_INSERT: usize = 64;
+const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count";
+
+pub struct Sqlite {
+    conn: Connection,
+    days: BTreeSet<i32>,
+}
+
+fn table(day: i32) -> String {
+    format!("access_events_{day:08}")
+}
+
+impl Sqlite {
+    pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        let conn = Connection::open(path)?;
+        // WAL keeps readers off the writer's back, and with synchronous =
+        // NORMAL a killed process loses nothing that was committed.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mut s = Sqlite {
+            conn,
+            days: BTreeSet::new(),
+        };
+        s.load_days()?;
+        Ok(s)
+    }
+
+    fn load_days(&mut self) -> Result<(), StoreError> {
+        let exists: bool = self.conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE name = 'event_days'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? > 0;
+        if exists {
+            let mut stmt = self.conn.prepare("SELECT day FROM event_days")?;
+            self.days = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(())
+    }
+
+    fn ensure_day(&mut self, day: i32) -> Result<(), StoreError> {
+        if self.days.contains(&day) {
+            return Ok(());
+        }
+        let t = table(day);
+        self.conn.execute_batch(&format!(
+            "CREATE TABLE IF NOT EXISTS {t} (
+                reference INTEGER PRIMARY KEY,
+                time_us INTEGER NOT NULL,
+                site TEXT, device TEXT,
+                client_ip TEXT NOT NULL,
+                user_name TEXT, group_name TEXT,
+                protocol TEXT NOT NULL,
+                host BLOB NOT NULL, url BLOB, search TEXT,
+                action TEXT NOT NULL, categories TEXT NOT NULL, rule TEXT NOT NULL,
+                count INTEGER NOT NULL DEFAULT 1);
+             CREATE INDEX IF NOT EXISTS {t}_user ON {t} (user_name, time_us);
+             CREATE INDEX IF NOT EXISTS {t}_ip ON {t} (client_ip, time_us);
+             CREATE INDEX IF NOT EXISTS {t}_time ON {t} (time_us);
+             INSERT OR IGNORE INTO event_days (day) VALUES ({day});"
+        ))?;
+        self.days.insert(day);
+        Ok(())
+    }
+
+    fn insert_day(&self, day: i32, events: &[&AccessEvent]) -> Result<(), StoreError> {
+        let t = table(day);
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+            let values = vec![row; chunk.len()].join(",");
+            // OR IGNORE: a replayed journal may hold events already written.
+            let sql = format!("INSERT OR IGNORE INTO {t} ({COLUMNS}) VALUES {values}");
+            let mut stmt = self.conn.prepare_cached(&sql)?;
+            let mut params: Vec<rusqlite::types::Value> = Vec::with_capacity(chunk.len() * 15);
+            for e in chunk {
+                use rusqlite::types::Value as V;
+                let text = |s: &Option<String>| s.clone().map(V::Text).unwrap_or(V::Null);
+                params.extend([
+                    V::Integer(e.reference.0),
+                    V::Integer(e.time_us),
+                    text(&e.site),
+                    text(&e.device),
+                    V::Text(e.client_ip.clone()),
+                    text(&e.user),
+                    text(&e.group),
+                    V::Text(e.protocol.as_str().to_string()),
+                    V::Blob(e.host.clone()),
+                    e.url.clone().map(V::Blob).unwrap_or(V::Null),
+                    text(&e.search),
+                    V::Text(e.action.clone()),
+                    V::Text(categories_column(&e.categories)),
+                    V::Text(e.rule.clone()),
+                    V::Integer(e.count as i64),
+                ]);
+            }
+            stmt.execute(params_from_iter(params))?;
+        }
+        Ok(())
+    }
+}
+
+fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessEvent> {
+    let protocol: String = r.get(7)?;
+    let categories: String = r.get(12)?;
+    Ok(AccessEvent {
+        reference: EventRef(r.get(0)?),
+        time_us: r.get(1)?,
+        site: r.get(2)?,
+        device: r.get(3)?,
+        client_ip: r.get(4)?,
+        user: r.get(5)?,
+        group: r.get(6)?,
+        protocol: Protocol::parse(&protocol).unwrap_or(Protocol::Dns),
+        host: r.get(8)?,
+        url: r.get(9)?,
+        search: r.get(10)?,
+        action: r.get(11)?,
+        categories: parse_categories(&categories),
+        rule: r.get(13)?,
+        count: r.get::<_, i64>(14)? as u32,
+    })
+}
+
+impl Backend for Sqlite {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn migrate(&mut self) -> Result<Vec<u32>, StoreError> {
+        self.conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_us INTEGER NOT NULL)",
+        )?;
+        let mut applied = Vec::new();
+        for (version, name, sql) in MIGRATIONS {
+            let done: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT version FROM schema_migrations WHERE version = ?1",
+                    [version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if done.is_some() {
+                continue;
+            }
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?1, ?2, ?3)",
+                rusqlite::params![version, name, jiff::Timestamp::now().as_microsecond()],
+            )?;
+            tx.commit()?;
+            applied.push(*version);
+        }
+        self.load_days()?;
+        Ok(applied)
+    }
+
+    fn insert_events(&mut self, events: &[AccessEvent]) -> Result<(), StoreError> {
+        let mut by_day: std::collections::BTreeMap<i32, Vec<&AccessEvent>> = Default::default();
+        for e in events {
+            by_day.entry(e.day().unwrap_or(0)).or_default().push(e);
+        }
+        for day in by_day.keys() {
+            self.ensure_day(*day)?;
+        }
+        let tx = self.conn.unchecked_transaction()?;
+        for (day, events) in &by_day {
+            self.insert_day(*day, events)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn query_events(&mut self, q: &EventQuery) -> Result<Vec<AccessEvent>, StoreError> {
+        let limit = q.page_size();
+        let mut out = Vec::new();
+        let since_day = q.since_us.and_then(crate::event::day_of);
+        let until_day = q.until_us.and_then(crate::event::day_of);
+        let before_day = q.before.and_then(|(t, _)| crate::event::day_of(t));
+        let days: Vec<i32> = self
+            .days
+            .iter()
+            .rev()
+            .copied()
+            .filter(|d| since_day.is_none_or(|s| *d >= s))
+            .filter(|d| until_day.is_none_or(|u| *d <= u))
+            .filter(|d| before_day.is_none_or(|b| *d <= b))
+            .collect();
+        for day in days {
+            let mut sql = format!("SELECT {COLUMNS} FROM {} WHERE 1=1", table(day));
+            let mut params: Vec<rusqlite::types::Value> = Vec::new();
+            let mut add = |clause: &str, v: rusqlite::types::Value| {
+                sql.push_str(clause);
+                params.push(v);
+            };
+            use rusqlite::types::Value as V;
+            if let Some(u) = &q.user {
+                add(" AND user_name = ?", V::Text(u.clone()));
+            }
+            if let Some(ip) = &q.ip {
+                add(" AND client_ip = ?", V::Text(ip.clone()));
+            }
+            if let Some(d) = &q.device {
+                add(" AND device = ?", V::Text(d.clone()));
+            }
+            if let Some(s) = &q.site {
+                add(" AND site = ?", V::Text(s.clone()));
+            }
+            if let Some(g) = &q.group {
+                add(" AND group_name = ?", V::Text(g.clone()));
+            }
+            if let Some(t) = q.since_us {
+                add(" AND time_us >= ?", V::Integer(t));
+            }
+            if let Some(t) = q.until_us {
+                add(" AND time_us < ?", V::Integer(t));
+            }
+            if let Some(a) = &q.action {
+                add(" AND action = ?", V::Text(a.clone()));
+            }
+            if let Some(c) = &q.category {
+                add(
+                    " AND categories LIKE ? ESCAPE '\\'",
+                    V::Text(like_escape(&format!(",{c},"))),
+                );
+            }
+            if let Some(s) = &q.search {
+                add(" AND search LIKE ? ESCAPE '\\'", V::Text(like_escape(s)));
+            }
+            if let Some((t, r)) = q.before {
+                sql.push_str(" AND (time_us < ? OR (time_us = ? AND reference < ?))");
+                params.extend([V::Integer(t), V::Integer(t), V::Integer(r)]);
+            }
+            sql.push_str(&format!(
+                " ORDER BY time_us DESC, reference DESC LIMIT {}",
+                limit - out.len()
+            ));
+            let mut stmt = self.conn.prepare(&sql)?;
+            let rows = stmt.query_map(params_from_iter(params), row_to_event)?;
+            for row in rows {
+                out.push(row?);
+            }
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn drop_days_before(&mut self, day: i32) -> Result<Vec<i32>, StoreError> {
+        let old: Vec<i32> = self.days.iter().copied().filter(|d| *d < day).collect();
+        for d in &old {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(&format!(
+                "DROP TABLE IF EXISTS {}; DELETE FROM event_days WHERE day = {d};",
+                table(*d)
+            ))?;
+            tx.commit()?;
+            self.days.remove(d);
+        }
+        Ok(old)
+    }
+
+    fn days(&mut self) -> Result<Vec<i32>, StoreError> {
+        Ok(self.days.iter().copied().collect())
+    }
+
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64, StoreError> {
+        self.conn.execute(
+            "INSERT INTO audit_log (time_us, actor, action, object, before, after, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![entry.time_us, entry.actor, entry.action, entry.object, entry.before, entry.after, entry.reason],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT time_us, actor, action, object, before, after, reason FROM audit_log ORDER BY id DESC LIMIT ?1",
+        )?;
+        let rows = stmt.query_map([limit as i64], |r| {
+            Ok(AuditEntry {
+                time_us: r.get(0)?,
+                actor: r.get(1)?,
+                action: r.get(2)?,
+                object: r.get(3)?,
+                before: r.get(4)?,
+                after: r.get(5)?,
+                reason: r.get(6)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError> {
+        self.conn.execute_batch(sql)?;
+        Ok(())
+    }
+
+    fn check_integrity(&mut self) -> Result<String, StoreError> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
