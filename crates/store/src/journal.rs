@@ -6,10 +6,13 @@
 //! reports it, so a crash never poisons the records before it.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::AccessEvent;
+
+/// Bytes of records gathered before they are written.
+const PENDING_LIMIT: usize = 64 << 10;
 
 /// The largest record accepted: a 64 KiB URL and friends fit easily.
 const MAX_RECORD: u32 = 4 << 20;
@@ -24,14 +27,41 @@ pub enum JournalError {
     },
     #[error("cannot encode an event: {0}")]
     Encode(#[from] postcard::Error),
+    /// A write failed (a full disk, say). The records still in the buffer
+    /// were discarded with the file's torn tail; the next append starts a
+    /// new file so that records after the tear stay readable.
+    #[error("journal write failed on {}: {source}; {lost_buffered} buffered events lost", path.display())]
+    WriteFailed {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+        lost_buffered: u64,
+    },
+}
+
+impl JournalError {
+    /// Events that had been accepted (counted as spilled) and are now lost.
+    pub fn lost_buffered(&self) -> u64 {
+        match self {
+            JournalError::WriteFailed { lost_buffered, .. } => *lost_buffered,
+            _ => 0,
+        }
+    }
 }
 
 /// The file spilled events are appended to.
 pub struct Journal {
     dir: PathBuf,
     path: PathBuf,
-    file: BufWriter<File>,
+    file: File,
+    /// Whole records not yet handed to the OS. Written in one call, so a
+    /// failed write loses exactly these and no more.
+    pending: Vec<u8>,
     records: u64,
+    /// Records appended since the last successful flush.
+    unflushed: u64,
+    /// A write failed; start a new file before the next append.
+    broken: bool,
     next_seq: u64,
 }
 
@@ -57,19 +87,22 @@ impl Journal {
             dir: dir.to_path_buf(),
             path,
             file,
+            pending: Vec::with_capacity(PENDING_LIMIT),
             records: 0,
+            unflushed: 0,
+            broken: false,
             next_seq: next_seq + 1,
         })
     }
 
-    fn create(dir: &Path, seq: u64) -> Result<(PathBuf, BufWriter<File>), JournalError> {
+    fn create(dir: &Path, seq: u64) -> Result<(PathBuf, File), JournalError> {
         let path = dir.join(format!("spill-{seq:012}.log"));
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
             .map_err(io_err(&path))?;
-        Ok((path, BufWriter::with_capacity(256 << 10, file)))
+        Ok((path, file))
     }
 
     fn files(dir: &Path) -> Result<Vec<PathBuf>, JournalError> {
@@ -84,21 +117,64 @@ impl Journal {
     }
 
     pub fn append(&mut self, event: &AccessEvent) -> Result<(), JournalError> {
+        if self.broken {
+            self.start_new_file()?;
+        }
         let payload = postcard::to_stdvec(event)?;
-        let mut header = [0u8; 8];
-        header[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
-        header[4..].copy_from_slice(&crc32fast::hash(&payload).to_le_bytes());
-        let path = &self.path;
-        self.file.write_all(&header).map_err(io_err(path))?;
-        self.file.write_all(&payload).map_err(io_err(path))?;
+        let mut record = Vec::with_capacity(8 + payload.len());
+        record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        record.extend_from_slice(&payload);
+        self.pending.extend_from_slice(&record);
         self.records += 1;
+        self.unflushed += 1;
+        if self.pending.len() >= PENDING_LIMIT {
+            self.flush()?;
+        }
         Ok(())
     }
 
     /// Hands buffered records to the OS, where a killed process no longer
     /// loses them.
     pub fn flush(&mut self) -> Result<(), JournalError> {
-        self.file.flush().map_err(io_err(&self.path))
+        if self.broken {
+            return Ok(());
+        }
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        match self.file.write_all(&self.pending) {
+            Ok(()) => {
+                self.pending.clear();
+                self.unflushed = 0;
+                Ok(())
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// Gives up on the buffer after a failed write: what it held is lost,
+    /// and retrying would only append after a torn record.
+    fn fail(&mut self, source: io::Error) -> JournalError {
+        self.broken = true;
+        let lost_buffered = self.unflushed;
+        self.unflushed = 0;
+        self.pending.clear();
+        JournalError::WriteFailed {
+            path: self.path.clone(),
+            source,
+            lost_buffered,
+        }
+    }
+
+    fn start_new_file(&mut self) -> Result<(), JournalError> {
+        let (path, file) = Self::create(&self.dir, self.next_seq)?;
+        self.next_seq += 1;
+        self.path = path;
+        self.file = file;
+        self.records = 0;
+        self.broken = false;
+        Ok(())
     }
 
     /// Records in the current file.
@@ -109,13 +185,9 @@ impl Journal {
     /// Closes the current file (if it has records) and starts a new one,
     /// returning every closed file in order, ready to replay.
     pub fn rotate(&mut self) -> Result<Vec<PathBuf>, JournalError> {
-        if self.records > 0 {
+        if self.records > 0 || self.broken {
             self.flush()?;
-            let (path, file) = Self::create(&self.dir, self.next_seq)?;
-            self.next_seq += 1;
-            self.path = path;
-            self.file = file;
-            self.records = 0;
+            self.start_new_file()?;
         }
         Ok(Self::files(&self.dir)?
             .into_iter()

@@ -114,22 +114,27 @@ struct Shared {
 
 impl Shared {
     fn spill(&self, events: &[AccessEvent]) {
-        let result = match self.journal.lock() {
-            Ok(mut j) => events.iter().try_for_each(|e| j.append(e)),
-            Err(_) => return self.drop_events(events.len(), "journal lock poisoned"),
+        let Ok(mut journal) = self.journal.lock() else {
+            return self.drop_events(events.len() as u64, 0, "journal lock poisoned");
         };
-        match result {
-            Ok(()) => {
-                self.stats
-                    .spilled
-                    .fetch_add(events.len() as u64, Ordering::Relaxed);
+        for e in events {
+            match journal.append(e) {
+                Ok(()) => {
+                    self.stats.spilled.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(err) => self.drop_events(1, err.lost_buffered(), &err.to_string()),
             }
-            Err(e) => self.drop_events(events.len(), &e.to_string()),
         }
     }
 
-    fn drop_events(&self, n: usize, why: &str) {
-        let total = self.stats.dropped.fetch_add(n as u64, Ordering::Relaxed) + n as u64;
+    /// `n` events never made it; `unspilled` that were counted as spilled
+    /// were lost with a failed journal buffer.
+    fn drop_events(&self, n: u64, unspilled: u64, why: &str) {
+        if unspilled > 0 {
+            self.stats.spilled.fetch_sub(unspilled, Ordering::Relaxed);
+        }
+        let n = n + unspilled;
+        let total = self.stats.dropped.fetch_add(n, Ordering::Relaxed) + n;
         if let Ok(mut last) = self.last_drop_report.lock() {
             if last.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
                 *last = Some(Instant::now());
@@ -139,10 +144,12 @@ impl Shared {
     }
 
     fn flush_journal(&self) {
-        if let Ok(mut j) = self.journal.lock() {
-            if let Err(e) = j.flush() {
-                tracing::error!("cannot flush the spill journal: {e}");
-            }
+        let result = match self.journal.lock() {
+            Ok(mut j) => j.flush(),
+            Err(_) => return,
+        };
+        if let Err(e) = result {
+            self.drop_events(0, e.lost_buffered(), &e.to_string());
         }
     }
 }
