@@ -32,6 +32,11 @@ fn table(day: i32) -> String {
 
 impl Sqlite {
     pub fn open(path: &Path) -> Result<Sqlite, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Invalid(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
         let conn = Connection::open(path)?;
         // WAL keeps readers off the writer's back, and with synchronous =
         // NORMAL a killed process loses nothing that was committed.

@@ -30,6 +30,44 @@ pub struct Config {
     /// they list.
     pub illegal: Vec<SourceConfig>,
     pub policy: PolicyConfig,
+    pub store: Store,
+}
+
+/// Where access events and records are kept.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Store {
+    /// Empty: embedded SQLite at `<data_dir>/tutela.db`. Otherwise a
+    /// `postgres://` URL, for a trust whose sites share one database.
+    pub database_url: String,
+    /// PostgreSQL schema for Tutela's tables (empty: the server's default).
+    pub schema: String,
+    /// Days of access events kept; older days are dropped whole.
+    pub retention_days: u32,
+    /// The longest an event waits before it is written; `kill -9` loses at
+    /// most this much.
+    pub flush_interval: String,
+    /// Fold identical allowed DNS lookups by one client within this window
+    /// into one event with a count (`0s`: never). Blocks never fold.
+    pub fold_window: String,
+    /// Events queued in memory before they spill to the journal on disk.
+    pub queue_capacity: usize,
+    /// Events per database write, at most.
+    pub batch_size: usize,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            database_url: String::new(),
+            schema: String::new(),
+            retention_days: 90,
+            flush_interval: "250ms".into(),
+            fold_window: "0s".into(),
+            queue_capacity: 100_000,
+            batch_size: 5_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -58,6 +96,7 @@ impl Default for Config {
             lists: Lists::default(),
             illegal: Vec::new(),
             policy: PolicyConfig::default(),
+            store: Store::default(),
         }
     }
 }
@@ -101,8 +140,17 @@ impl Lists {
     }
 }
 
-/// `90s`, `30m`, `24h`, `7d`.
+/// `250ms`, `90s`, `30m`, `24h`, `7d`; never zero.
 pub fn parse_duration(text: &str) -> Result<Duration> {
+    let d = parse_duration_or_zero(text)?;
+    if d.is_zero() {
+        bail!("a duration of zero in `{}`", text.trim());
+    }
+    Ok(d)
+}
+
+/// As [`parse_duration`], but `0s` is allowed (to switch a feature off).
+pub fn parse_duration_or_zero(text: &str) -> Result<Duration> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())
@@ -111,17 +159,15 @@ pub fn parse_duration(text: &str) -> Result<Duration> {
     let n: u64 = number
         .parse()
         .with_context(|| format!("`{text}` is not a duration like 30m or 24h"))?;
-    let secs = match unit.trim() {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        other => bail!("unknown unit `{other}` in `{text}` (use s, m, h or d)"),
+    let ms = match unit.trim() {
+        "ms" => n,
+        "s" => n * 1_000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        other => bail!("unknown unit `{other}` in `{text}` (use ms, s, m, h or d)"),
     };
-    if secs == 0 {
-        bail!("a duration of zero in `{text}`");
-    }
-    Ok(Duration::from_secs(secs))
+    Ok(Duration::from_millis(ms))
 }
 
 impl Config {
@@ -150,6 +196,10 @@ impl Config {
     fn validate(&self) -> Result<()> {
         self.lists.refresh_interval()?;
         self.lists.fetch_timeout()?;
+        self.writer_config()?;
+        if self.store.batch_size == 0 || self.store.queue_capacity == 0 {
+            bail!("store.batch_size and store.queue_capacity must be above zero");
+        }
         let mut names = std::collections::HashSet::new();
         for (section, sources) in [
             ("lists.sources", &self.lists.sources),
@@ -177,6 +227,32 @@ impl Config {
                 fix(p);
             }
         }
+    }
+
+    /// The database to use.
+    pub fn store_config(&self) -> tutela_store::StoreConfig {
+        if self.store.database_url.is_empty() {
+            tutela_store::StoreConfig::Sqlite(self.data_dir.join("tutela.db"))
+        } else {
+            tutela_store::StoreConfig::Postgres {
+                url: self.store.database_url.clone(),
+                schema: (!self.store.schema.is_empty()).then(|| self.store.schema.clone()),
+            }
+        }
+    }
+
+    pub fn writer_config(&self) -> Result<tutela_store::WriterConfig> {
+        Ok(tutela_store::WriterConfig {
+            batch_size: self.store.batch_size,
+            flush_interval: parse_duration(&self.store.flush_interval).with_context(|| {
+                format!("store.flush_interval = {:?}", self.store.flush_interval)
+            })?,
+            queue_capacity: self.store.queue_capacity,
+            fold_window: parse_duration_or_zero(&self.store.fold_window)
+                .with_context(|| format!("store.fold_window = {:?}", self.store.fold_window))?,
+            retention_days: self.store.retention_days,
+            ..tutela_store::WriterConfig::new(self.data_dir.join("journal"))
+        })
     }
 
     /// Where list copies are cached.
@@ -226,6 +302,8 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration_or_zero("0s").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration("24h").unwrap(), Duration::from_secs(86_400));
         assert!(parse_duration("0h").is_err());
         assert!(parse_duration("h").is_err());

@@ -2,6 +2,7 @@
 //! and (later) listeners and the store together.
 
 mod config;
+mod events;
 mod policy_load;
 
 use std::io::Write;
@@ -66,6 +67,34 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Search the access log: who went where, when, and what was blocked.
+    Log(events::LogArgs),
+    /// The event store.
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Create or update the schema.
+    Migrate,
+    /// Write events an earlier run left in the spill journal, then stop.
+    Replay,
+    /// Synthetic events through the real writer, for benchmarks and crash
+    /// tests. Event n has the URL http://load.test/n.
+    LoadTest {
+        /// Stop after this many events (0: no limit).
+        #[arg(long, default_value_t = 0)]
+        events: u64,
+        /// Events per second (0: as fast as possible).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        /// Stop after this many seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -91,6 +120,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.command {
         Command::Serve
+        | Command::Db { .. }
         | Command::Lists {
             command: ListsCommand::Update,
         } => "info",
@@ -145,6 +175,22 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                 Ok(std::process::ExitCode::SUCCESS)
             }
         },
+        Command::Log(args) => {
+            events::log(&config, &args)?;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Db { command } => {
+            match command {
+                DbCommand::Migrate => events::migrate(&config)?,
+                DbCommand::Replay => events::replay(&config)?,
+                DbCommand::LoadTest {
+                    events,
+                    rate,
+                    seconds,
+                } => events::load_test(&config, events, rate, seconds)?,
+            }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
         Command::Config { command } => match command {
             ConfigCommand::Example => {
                 print!("{}", config::EXAMPLE);
@@ -261,7 +307,7 @@ fn write_verdict(
 
 /// Targets and list entries are hostile input: control characters would
 /// let them rewrite a terminal, so they are shown escaped.
-fn escape_for_terminal(text: &str) -> String {
+pub(crate) fn escape_for_terminal(text: &str) -> String {
     text.chars()
         .flat_map(|c| {
             if c.is_control() {
@@ -377,6 +423,10 @@ async fn serve_async(config: Config) -> Result<()> {
         tokio::task::spawn_blocking(move || load(&config, Mode::Cached)).await??
     };
     log_loaded(&first.lists, first.snapshot.generation());
+    let writer = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || events::start_writer(&config)).await??
+    };
     let engine = Arc::new(Engine::new(first.snapshot));
     let interval = config.lists.refresh_interval()?;
     let refresher = {
@@ -410,6 +460,8 @@ async fn serve_async(config: Config) -> Result<()> {
         .await
         .context("cannot wait for Ctrl-C")?;
     refresher.abort();
+    let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await?;
+    tracing::info!(?stats, "event writer stopped");
     tracing::info!("stopped");
     Ok(())
 }
