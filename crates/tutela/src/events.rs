@@ -222,8 +222,15 @@ pub fn replay(config: &Config) -> Result<()> {
 
 /// Synthetic traffic through the real writer, for benchmarks and the crash
 /// test: `seconds` long (or `events` many), at `rate` per second (0: as fast
-/// as possible). Event `n` has the URL `http://load.test/n`.
-pub fn load_test(config: &Config, events: u64, rate: u64, seconds: u64) -> Result<()> {
+/// as the store takes them, without spilling), optionally spread over past days. Event `n` has the URL
+/// `http://load.test/n`.
+pub fn load_test(
+    config: &Config,
+    events: u64,
+    rate: u64,
+    seconds: u64,
+    spread_days: u64,
+) -> Result<()> {
     let writer = start_writer(config)?;
     let sink = writer.sink().context("writer has no sink")?;
     let refs = RefGenerator::default();
@@ -238,7 +245,18 @@ pub fn load_test(config: &Config, events: u64, rate: u64, seconds: u64) -> Resul
                 continue;
             }
         }
-        sink.record(synthetic_event(&refs, n));
+        if rate == 0 && n % 1024 == 0 {
+            // As fast as the store takes them: keep the queue from
+            // overflowing, so this measures the database, not the journal.
+            loop {
+                let s = sink.stats();
+                if s.queued.saturating_sub(s.written) < (config.store.queue_capacity / 2) as u64 {
+                    break;
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        sink.record(synthetic_event(&refs, n, spread_days.max(1)));
         n += 1;
     }
     drop(sink);
@@ -269,8 +287,10 @@ const HOSTS: [&str; 8] = [
     "cdn.example.net",
 ];
 
-fn synthetic_event(refs: &RefGenerator, n: u64) -> AccessEvent {
-    let time_us = Timestamp::now().as_microsecond();
+/// Event `n`; with `days` > 1, event times cycle through that many past
+/// days, at the same time of day, so each day holds a share of the load.
+fn synthetic_event(refs: &RefGenerator, n: u64, days: u64) -> AccessEvent {
+    let time_us = Timestamp::now().as_microsecond() - ((n % days) as i64) * 86_400_000_000;
     let host = HOSTS[(n % HOSTS.len() as u64) as usize];
     let path = match host {
         "www.google.co.uk" | "www.bing.com" => format!("/search?q=homework+help+{}&n={n}", n % 97),

@@ -94,6 +94,9 @@ enum DbCommand {
         /// Stop after this many seconds.
         #[arg(long, default_value_t = 10)]
         seconds: u64,
+        /// Spread event times over this many past days (1: all now).
+        #[arg(long, default_value_t = 1)]
+        spread_days: u64,
     },
 }
 
@@ -187,7 +190,8 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     events,
                     rate,
                     seconds,
-                } => events::load_test(&config, events, rate, seconds)?,
+                    spread_days,
+                } => events::load_test(&config, events, rate, seconds, spread_days)?,
             }
             Ok(std::process::ExitCode::SUCCESS)
         }
