@@ -92,10 +92,9 @@ pub struct Index {
     url_prefixes: UrlPrefixes,
     url_prefix_count: usize,
     expressions: Option<Expressions>,
+    /// Distinct names the lists gave, before covered ones were dropped.
+    listed_domains: usize,
 }
-
-/// The most labels a host is split into for suffix probes. DNS allows 127.
-const MAX_LABELS: usize = 128;
 
 impl Index {
     pub fn empty() -> Index {
@@ -243,9 +242,15 @@ impl Index {
             .collect()
     }
 
-    /// Distinct domain and IP entries.
+    /// Domain and IP entries stored: the distinct names listed, less those
+    /// a parent domain already covers with the same categories.
     pub fn domain_count(&self) -> usize {
         self.domains.len()
+    }
+
+    /// Distinct domain and IP names the lists gave.
+    pub fn listed_domain_count(&self) -> usize {
+        self.listed_domains
     }
 
     pub fn url_prefix_count(&self) -> usize {
@@ -279,42 +284,68 @@ fn for_each_suffix_in<'a>(
         return;
     }
     let bytes = key.as_bytes();
+    // Where each label starts, in one pass over the name.
+    let mut starts = [0u8; FAST_LABELS];
+    let mut labels = 1usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'.' {
+            if labels < FAST_LABELS && i < 255 {
+                starts[labels] = (i + 1) as u8;
+            }
+            labels += 1;
+        }
+    }
+    let probes = if table.has_single_labels() {
+        labels
+    } else {
+        labels - 1
+    };
+    if labels > FAST_LABELS || bytes.len() > 255 {
+        // Rare deep names: probe one suffix at a time.
+        let mut start = 0usize;
+        for _ in 0..probes {
+            if let Some(set) = table.get(&bytes[start..]) {
+                if !f(&key[start..], set) {
+                    return;
+                }
+            }
+            match bytes[start..].iter().position(|&b| b == b'.') {
+                Some(dot) => start += dot + 1,
+                None => break,
+            }
+        }
+        return;
+    }
     // Hash every suffix and touch its home slot first, so the cache misses
     // of the probes overlap rather than queue.
-    let mut starts = [0usize; MAX_LABELS];
-    let mut hashes = [0u64; MAX_LABELS];
+    // The in-cache filter rules out most suffixes; the rest are touched
+    // before any is compared.
+    let mut hashes = [0u64; FAST_LABELS];
+    let mut candidates = [0u8; FAST_LABELS];
     let mut n = 0;
-    let mut start = 0;
     let mut touched = 0u64;
-    loop {
-        let suffix = &bytes[start..];
-        let is_last_label = !suffix.contains(&b'.');
-        if is_last_label && !table.has_single_labels() {
-            break;
-        }
-        if n == MAX_LABELS {
-            break;
-        }
-        let h = table.hash(suffix);
-        touched ^= table.touch(h);
-        starts[n] = start;
-        hashes[n] = h;
-        n += 1;
-        match suffix.iter().position(|&b| b == b'.') {
-            Some(dot) => start += dot + 1,
-            None => break,
+    for (i, &start) in starts.iter().enumerate().take(probes) {
+        let h = table.hash(&bytes[start as usize..]);
+        if table.may_contain(h) {
+            touched ^= table.touch(h);
+            hashes[n] = h;
+            candidates[n] = i as u8;
+            n += 1;
         }
     }
     std::hint::black_box(touched);
-    for i in 0..n {
-        let start = starts[i];
-        if let Some(set) = table.get_hashed(&bytes[start..], hashes[i]) {
+    for c in 0..n {
+        let start = starts[candidates[c] as usize] as usize;
+        if let Some(set) = table.get_hashed(&bytes[start..], hashes[c]) {
             if !f(&key[start..], set) {
                 return;
             }
         }
     }
 }
+
+/// Labels handled by the overlapped probe; deeper names take a slower path.
+const FAST_LABELS: usize = 12;
 
 /// Collects entries from any number of sources, then compiles an [`Index`].
 pub struct IndexBuilder {
@@ -425,9 +456,11 @@ impl IndexBuilder {
                 }
             }
         };
+        let listed_domains = self.domains.len();
         Index {
+            listed_domains,
             categories: self.categories,
-            domains: self.domains.finish(),
+            domains: self.domains.finish_minimal(&self.sets),
             exceptions: self.exceptions.finish(),
             sets: self.sets.into_sets(),
             url_prefixes,

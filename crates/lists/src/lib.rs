@@ -27,7 +27,10 @@ pub use source::{LoadOptions, SourceConfig, SourceReport, SourceStatus};
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct LoadReport {
     pub sources: Vec<SourceReport>,
-    /// Distinct domain and IP entries in the index.
+    /// Distinct domain and IP names the lists gave.
+    pub listed_domains: usize,
+    /// Of those, the entries the index stores: names a parent domain
+    /// already covers with the same categories are dropped.
     pub domain_entries: usize,
     pub url_prefixes: usize,
     /// Bytes held by the domain table (slots and text).
@@ -59,6 +62,7 @@ pub fn compile(sources: &[SourceConfig], options: &LoadOptions) -> (Index, LoadR
     let index = builder.finish();
     let report = LoadReport {
         sources: reports,
+        listed_domains: index.listed_domain_count(),
         domain_entries: index.domain_count(),
         url_prefixes: index.url_prefix_count(),
         domain_table_bytes: index.domain_table_bytes(),

@@ -84,6 +84,10 @@ fn home(hash: u64, len: usize) -> usize {
 pub struct DomainTable {
     slots: Box<[u64]>,
     arena: Box<[u8]>,
+    /// A blocked Bloom filter over the names, ~10 bits a name: small enough
+    /// to stay in cache, so most names that are in no list are answered
+    /// without touching the slots at all.
+    filter: Box<[[u64; 8]]>,
     hasher: foldhash::fast::FixedState,
     len: usize,
     has_single_labels: bool,
@@ -111,10 +115,16 @@ impl DomainTable {
         self.slots[home(hash, self.slots.len())]
     }
 
+    /// False if no name with this hash is in the table; true if one may be.
+    #[inline]
+    pub fn may_contain(&self, hash: u64) -> bool {
+        filter_test(&self.filter, hash)
+    }
+
     #[inline]
     pub fn get_hashed(&self, name: &[u8], hash: u64) -> Option<SetId> {
         let n = self.slots.len();
-        if n == 0 {
+        if n == 0 || !self.may_contain(hash) {
             return None;
         }
         let fp = (hash >> 48) as u16;
@@ -162,7 +172,7 @@ impl DomainTable {
 
     /// Heap bytes held by the table.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.len() * 8 + self.arena.len()
+        self.slots.len() * 8 + self.arena.len() + self.filter.len() * 64
     }
 
     /// Every name with its set, in table order.
@@ -268,6 +278,103 @@ impl DomainTableBuilder {
         self.len == 0
     }
 
+    fn find(&self, name: &[u8]) -> Option<u16> {
+        let hash = self.hasher.hash_one(name);
+        let fp = (hash >> 48) as u16;
+        let n = self.slots.len();
+        let mut i = home(hash, n);
+        loop {
+            let slot = self.slots[i];
+            if slot_set(slot) == EMPTY_SET {
+                return None;
+            }
+            if slot_fp(slot) == fp && arena_name(&self.arena, slot_offset(slot)) == name {
+                return Some(slot_set(slot));
+            }
+            i += 1;
+            if i == n {
+                i = 0;
+            }
+        }
+    }
+
+    /// Drops every name that a parent domain in the table already covers
+    /// with all of its categories (`www.example.com` under `example.com`),
+    /// then finishes. Lookups give the same categories; the table shrinks by
+    /// about half on real lists, and with it the cache misses per lookup.
+    /// The entry a lookup reports becomes the covering parent.
+    pub fn finish_minimal(mut self, sets: &SetInterner) -> DomainTable {
+        let mut kept: Vec<(u32, u16)> = Vec::with_capacity(self.len);
+        for &slot in self.slots.iter().filter(|s| slot_set(**s) != EMPTY_SET) {
+            let name = arena_name(&self.arena, slot_offset(slot));
+            let mask = sets.get(SetId(slot_set(slot)));
+            let mut covered = false;
+            let mut rest = name;
+            while let Some(dot) = rest.iter().position(|&b| b == b'.') {
+                rest = &rest[dot + 1..];
+                if !self.has_single_labels && !rest.contains(&b'.') {
+                    break;
+                }
+                if let Some(parent) = self.find(rest) {
+                    let parent = sets.get(SetId(parent));
+                    if parent.union(mask) == parent {
+                        covered = true;
+                        break;
+                    }
+                }
+            }
+            if !covered {
+                kept.push((slot_offset(slot) as u32, slot_set(slot)));
+            }
+        }
+        // Compact the arena in place, in arena order, then index afresh.
+        kept.sort_unstable();
+        let mut write = 0usize;
+        let mut placed = Vec::with_capacity(kept.len());
+        for (offset, set) in kept {
+            let offset = offset as usize;
+            let len = 1 + self.arena.get(offset).copied().unwrap_or(0) as usize;
+            self.arena.copy_within(offset..offset + len, write);
+            placed.push((write as u32, set));
+            write += len;
+        }
+        self.arena.truncate(write);
+        self.arena.shrink_to_fit();
+        self.slots = Vec::new();
+        let n = capacity_for(placed.len());
+        let mut slots = vec![EMPTY_SLOT; n];
+        let mut has_single_labels = false;
+        for (offset, set) in &placed {
+            let name = arena_name(&self.arena, *offset as usize);
+            has_single_labels |= !name.contains(&b'.');
+            let hash = self.hasher.hash_one(name);
+            let mut i = home(hash, n);
+            while slot_set(slots[i]) != EMPTY_SET {
+                i += 1;
+                if i == n {
+                    i = 0;
+                }
+            }
+            slots[i] = make_slot(*offset, *set, (hash >> 48) as u16);
+        }
+        let arena = self.arena.into_boxed_slice();
+        let hasher = self.hasher;
+        let filter = build_filter(
+            placed
+                .iter()
+                .map(|(offset, _)| hasher.hash_one(arena_name(&arena, *offset as usize))),
+            placed.len(),
+        );
+        DomainTable {
+            slots: slots.into_boxed_slice(),
+            arena,
+            filter,
+            hasher,
+            len: placed.len(),
+            has_single_labels,
+        }
+    }
+
     pub fn finish(mut self) -> DomainTable {
         // Grown tables can be up to twice as sparse as needed; settle at the
         // target load so memory per name stays predictable.
@@ -275,14 +382,67 @@ impl DomainTableBuilder {
         if target < self.slots.len() {
             self.resize(target);
         }
+        let hasher = self.hasher;
+        let filter = build_filter(
+            self.slots
+                .iter()
+                .filter(|s| slot_set(**s) != EMPTY_SET)
+                .map(|s| hasher.hash_one(arena_name(&self.arena, slot_offset(*s)))),
+            self.len,
+        );
         DomainTable {
             slots: self.slots.into_boxed_slice(),
             arena: self.arena.into_boxed_slice(),
-            hasher: self.hasher,
+            filter,
+            hasher,
             len: self.len,
             has_single_labels: self.has_single_labels,
         }
     }
+}
+
+/// Bits set per name in the filter. With ~10 bits a name, six bits in one
+/// 512-bit block give about a 1% false-positive rate.
+const FILTER_BITS: u32 = 6;
+
+fn filter_blocks(names: usize) -> usize {
+    (names * 10).div_ceil(512).max(1)
+}
+
+#[inline]
+fn filter_bits(hash: u64) -> impl Iterator<Item = usize> {
+    // The block comes from the high bits (as the home slot does, for a
+    // different array); the bit positions from the low 54.
+    (0..FILTER_BITS).map(move |i| ((hash >> (9 * i)) & 511) as usize)
+}
+
+#[inline]
+fn filter_block(filter_len: usize, hash: u64) -> usize {
+    home(hash.rotate_left(32), filter_len)
+}
+
+fn filter_insert(filter: &mut [[u64; 8]], hash: u64) {
+    let b = filter_block(filter.len(), hash);
+    for bit in filter_bits(hash) {
+        filter[b][bit / 64] |= 1 << (bit % 64);
+    }
+}
+
+#[inline]
+fn filter_test(filter: &[[u64; 8]], hash: u64) -> bool {
+    if filter.is_empty() {
+        return false;
+    }
+    let block = &filter[filter_block(filter.len(), hash)];
+    filter_bits(hash).all(|bit| block[bit / 64] & (1 << (bit % 64)) != 0)
+}
+
+fn build_filter(names: impl Iterator<Item = u64>, count: usize) -> Box<[[u64; 8]]> {
+    let mut filter = vec![[0u64; 8]; filter_blocks(count)].into_boxed_slice();
+    for hash in names {
+        filter_insert(&mut filter, hash);
+    }
+    filter
 }
 
 fn capacity_for(n: usize) -> usize {
@@ -319,6 +479,38 @@ mod tests {
         assert!(t.get(b"nothere").is_none());
         assert!(!t.has_single_labels());
         assert_eq!(t.iter().count(), 10_000);
+    }
+
+    #[test]
+    fn minimal_drops_only_names_a_parent_fully_covers() {
+        let mut sets = SetInterner::default();
+        let a = CategoryMask::single(CategoryId(1));
+        let b = CategoryMask::single(CategoryId(2));
+        let mut t = DomainTableBuilder::new(0);
+        t.insert(b"www.example.com", a, &mut sets).unwrap();
+        t.insert(b"example.com", a, &mut sets).unwrap();
+        t.insert(b"deep.sub.example.com", a, &mut sets).unwrap();
+        t.insert(b"mixed.example.com", a.union(b), &mut sets)
+            .unwrap();
+        t.insert(b"other.example.com", b, &mut sets).unwrap();
+        t.insert(b"notexample.com", a, &mut sets).unwrap();
+        let t = t.finish_minimal(&sets);
+        let mut names: Vec<String> = t
+            .iter()
+            .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "example.com",
+                "mixed.example.com",
+                "notexample.com",
+                "other.example.com"
+            ]
+        );
+        assert_eq!(sets.get(t.get(b"mixed.example.com").unwrap()), a.union(b));
+        assert!(t.get(b"www.example.com").is_none());
     }
 
     #[test]

@@ -30,7 +30,14 @@ const YOUTUBE_HOSTS: &[&str] = &[
 
 /// The engine `host` belongs to, if any.
 pub fn engine_of(host: &str) -> Option<SearchEngine> {
-    // Cheap rejections first: this runs on every allowed request.
+    // This runs on every allowed request: reject by the first label first.
+    let first = host.split('.').next().unwrap_or(host);
+    if !matches!(
+        first,
+        "www" | "m" | "google" | "bing" | "duckduckgo" | "youtube" | "youtubei" | "start" | "html"
+    ) {
+        return None;
+    }
     if host.contains("youtube") {
         return YOUTUBE_HOSTS
             .contains(&host)

@@ -338,11 +338,13 @@ fn print_stats(
     let index = snapshot.index();
     writeln!(
         out,
-        "{} domain entries, {} URL prefixes, {:.1} MiB domain table ({:.1} bytes per entry), compiled in {} ms",
+        "{} domain names listed, {} stored ({} covered by a listed parent), {} URL prefixes, {:.1} MiB domain table ({:.1} bytes per listed name), compiled in {} ms",
+        lists.listed_domains,
         lists.domain_entries,
+        lists.listed_domains.saturating_sub(lists.domain_entries),
         lists.url_prefixes,
         lists.domain_table_bytes as f64 / (1 << 20) as f64,
-        lists.domain_table_bytes as f64 / lists.domain_entries.max(1) as f64,
+        lists.domain_table_bytes as f64 / lists.listed_domains.max(1) as f64,
         lists.elapsed_ms
     )?;
     writeln!(out)?;
@@ -351,16 +353,26 @@ fn print_stats(
         "{:<28} {:>10} {:>8} {:>6}  name",
         "category", "domains", "urls", "regex"
     )?;
-    for (id, domains, urls, exprs) in index.counts() {
-        let info = index.categories().info(id);
+    // Entries as the lists give them, summed over sources.
+    let mut listed: std::collections::BTreeMap<&str, (u64, u64, u64)> = Default::default();
+    for s in &lists.sources {
+        for c in &s.categories {
+            let e = listed.entry(c.category.as_str()).or_default();
+            e.0 += c.domains;
+            e.1 += c.url_prefixes;
+            e.2 += c.expressions;
+        }
+    }
+    for (name, (domains, urls, exprs)) in listed {
+        let display = index
+            .categories()
+            .get(name)
+            .and_then(|id| index.categories().info(id))
+            .and_then(|i| i.display_name.as_deref())
+            .unwrap_or("");
         writeln!(
             out,
-            "{:<28} {:>10} {:>8} {:>6}  {}",
-            index.categories().name(id),
-            domains,
-            urls,
-            exprs,
-            info.and_then(|i| i.display_name.as_deref()).unwrap_or("")
+            "{name:<28} {domains:>10} {urls:>8} {exprs:>6}  {display}"
         )?;
     }
     for (title, report) in [("Sources", lists), ("Illegal-content tier", illegal)] {
