@@ -10,8 +10,7 @@
 //! Without arguments it reads `TUTELA_UT1` and `TUTELA_ADULT_LIST` (see
 //! `benches/workload/mod.rs`); `scripts/bench-lists.sh` runs it for you.
 //! Linux only (reads `/proc/self/status`). `TUTELA_PROFILE_SECS=N` loads,
-//! then only decides on one thread for N seconds (for perf or callgrind);
-//! `TUTELA_HUGEPAGES=1` is an experiment (see `mod hugepages`).
+//! then only decides on one thread for N seconds (for perf or callgrind).
 //!
 //! Workload: 10,000 host names, 70% in no list and 30% sampled from the
 //! lists (half exact, half under `www.`/`img.`), decided for the default
@@ -29,75 +28,6 @@ use tutela_policy::{Action, Engine, Identity, PolicyConfig, Snapshot, Target};
 
 #[path = "../benches/workload/mod.rs"]
 mod workload;
-
-/// An experiment, off unless `TUTELA_HUGEPAGES=1`: allocations of 4 MiB or
-/// more are 2 MiB-aligned and `madvise(MADV_HUGEPAGE)`d, so the index's big
-/// arrays sit on transparent huge pages even where THP is `madvise`-only.
-/// It shows how much of `decide` is TLB misses. Otherwise the system
-/// allocator, untouched.
-mod hugepages {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    static ON: AtomicBool = AtomicBool::new(false);
-    const MIN: usize = 4 << 20;
-    const ALIGN: usize = 2 << 20;
-    const MADV_HUGEPAGE: i32 = 14;
-
-    extern "C" {
-        fn madvise(addr: *mut u8, len: usize, advice: i32) -> i32;
-    }
-
-    /// Call first thing in `main`, before any large allocation.
-    pub fn enable_from_env() -> bool {
-        let on = std::env::var("TUTELA_HUGEPAGES").is_ok_and(|v| v == "1");
-        ON.store(on, Ordering::Relaxed);
-        on
-    }
-
-    fn huge(layout: &Layout) -> Option<Layout> {
-        (ON.load(Ordering::Relaxed) && layout.size() >= MIN)
-            .then(|| Layout::from_size_align(layout.size(), layout.align().max(ALIGN)).ok())
-            .flatten()
-    }
-
-    pub struct Alloc;
-
-    unsafe impl GlobalAlloc for Alloc {
-        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-            match huge(&layout) {
-                Some(h) => {
-                    let p = System.alloc(h);
-                    if !p.is_null() {
-                        madvise(p, h.size().next_multiple_of(4096), MADV_HUGEPAGE);
-                    }
-                    p
-                }
-                None => System.alloc(layout),
-            }
-        }
-
-        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-            System.dealloc(ptr, huge(&layout).unwrap_or(layout))
-        }
-
-        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-            let new = Layout::from_size_align_unchecked(new_size, layout.align());
-            if huge(&layout).is_none() && huge(&new).is_none() {
-                return System.realloc(ptr, layout, new_size);
-            }
-            let p = self.alloc(new);
-            if !p.is_null() {
-                std::ptr::copy_nonoverlapping(ptr, p, layout.size().min(new_size));
-                self.dealloc(ptr, layout);
-            }
-            p
-        }
-    }
-}
-
-#[global_allocator]
-static ALLOC: hugepages::Alloc = hugepages::Alloc;
 
 const NAMES: usize = 10_000;
 const SEED: u64 = 0x7475_7465_6c61;
@@ -358,7 +288,6 @@ fn met(ok: bool) -> &'static str {
 }
 
 fn main() {
-    let huge = hugepages::enable_from_env();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ut1 = args
         .first()
@@ -378,9 +307,6 @@ fn main() {
             .map_or("(none: UT1 only)".into(), |p| p.display().to_string())
     );
     println!("cores:      {cores}");
-    if huge {
-        println!("EXPERIMENT: TUTELA_HUGEPAGES=1, large allocations on transparent huge pages");
-    }
 
     // 1. Load.
     let rss_before = status_kb("VmRSS");

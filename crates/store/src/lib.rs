@@ -59,6 +59,46 @@ pub trait Backend: Send {
     fn insert_events(&mut self, events: &[AccessEvent]) -> Result<(), StoreError>;
     /// Newest first, one page.
     fn query_events(&mut self, query: &EventQuery) -> Result<Vec<AccessEvent>, StoreError>;
+    /// Newest first, page after page, up to `max_rows` (0: all), handing
+    /// each page to `each` as it comes.
+    fn for_each_page(
+        &mut self,
+        query: &EventQuery,
+        max_rows: usize,
+        each: &mut dyn FnMut(&[AccessEvent]) -> Result<(), StoreError>,
+    ) -> Result<usize, StoreError> {
+        let mut query = query.clone();
+        let mut seen = 0usize;
+        loop {
+            let want = match max_rows {
+                0 => query::MAX_PAGE,
+                n => (n - seen).min(query::MAX_PAGE),
+            };
+            if want == 0 {
+                return Ok(seen);
+            }
+            query.limit = want;
+            let page = self.query_events(&query)?;
+            let Some(last) = page.last() else {
+                return Ok(seen);
+            };
+            query.before = Some((last.time_us, last.reference.0));
+            seen += page.len();
+            each(&page)?;
+            if page.len() < want {
+                return Ok(seen);
+            }
+        }
+    }
+    /// Every event `query` matches, newest first.
+    fn query_all(&mut self, query: &EventQuery) -> Result<Vec<AccessEvent>, StoreError> {
+        let mut out = Vec::new();
+        self.for_each_page(query, 0, &mut |page| {
+            out.extend_from_slice(page);
+            Ok(())
+        })?;
+        Ok(out)
+    }
     /// Drops whole days before `day` (`YYYYMMDD`); returns the days dropped.
     fn drop_days_before(&mut self, day: i32) -> Result<Vec<i32>, StoreError>;
     /// The days that hold events.

@@ -157,17 +157,12 @@ fn postgres_restart_mid_ingest_resumes_with_no_loss() {
     );
     assert_eq!(stats.dropped, 0, "{stats:?}");
     let mut db = store.open().unwrap();
-    let mut refs = Vec::new();
-    let mut q = EventQuery {
-        limit: 10_000,
-        ..Default::default()
-    };
-    loop {
-        let page = db.query_events(&q).unwrap();
-        let Some(last) = page.last() else { break };
-        q.before = Some((last.time_us, last.reference.0));
-        refs.extend(page.iter().map(|e| e.reference.0));
-    }
+    let mut refs: Vec<i64> = db
+        .query_all(&EventQuery::default())
+        .unwrap()
+        .iter()
+        .map(|e| e.reference.0)
+        .collect();
     refs.sort();
     assert_eq!(refs, (0..n).collect::<Vec<_>>(), "{stats:?}");
 }

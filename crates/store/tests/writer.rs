@@ -31,19 +31,11 @@ fn now_us() -> i64 {
 }
 
 fn stored(store: &StoreConfig) -> Vec<tutela_store::AccessEvent> {
-    let mut db = store.open().unwrap();
-    let mut all = Vec::new();
-    let mut q = EventQuery {
-        limit: 10_000,
-        ..Default::default()
-    };
-    loop {
-        let page = db.query_events(&q).unwrap();
-        let Some(last) = page.last() else { break };
-        q.before = Some((last.time_us, last.reference.0));
-        all.extend(page);
-    }
-    all
+    store
+        .open()
+        .unwrap()
+        .query_all(&EventQuery::default())
+        .unwrap()
 }
 
 #[test]

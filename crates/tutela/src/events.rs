@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use jiff::Timestamp;
-use tutela_store::{search_terms, AccessEvent, EventQuery, Protocol, RefGenerator, Writer};
+use tutela_store::{
+    search_terms, AccessEvent, EventQuery, Protocol, RefGenerator, StoreError, Writer,
+};
 
 use crate::config::Config;
 
@@ -91,42 +93,40 @@ pub fn log(config: &Config, args: &LogArgs) -> Result<()> {
     let mut db = store.open().context("cannot open the event store")?;
     db.migrate().context("cannot migrate the event store")?;
     let mut out = std::io::stdout().lock();
-    let mut query = query;
-    let mut left = args.limit.max(1);
     let mut header_done = false;
-    while left > 0 {
-        query.limit = left.min(tutela_store::query::MAX_PAGE);
-        let page = db.query_events(&query)?;
-        let Some(last) = page.last() else { break };
-        query.before = Some((last.time_us, last.reference.0));
-        left = left.saturating_sub(page.len());
-        if args.csv {
+    let mut output_error = None;
+    let paged = db.for_each_page(&query, args.limit.max(1), &mut |page| {
+        let written = if args.csv {
             let mut buf = Vec::new();
-            tutela_store::write_csv(&mut buf, &page)?;
-            let text = if header_done {
-                // Every page carries the header; print it once.
-                buf.splitn(2, |b| *b == b'\n')
-                    .nth(1)
-                    .unwrap_or_default()
-                    .to_vec()
+            tutela_store::write_csv(&mut buf, page)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            // Every page's CSV carries the header; print it once.
+            let body = if header_done {
+                buf.splitn(2, |b| *b == b'\n').nth(1).unwrap_or_default()
             } else {
-                buf
+                &buf[..]
             };
-            out.write_all(&text)?;
             header_done = true;
+            out.write_all(body)
         } else {
-            for e in &page {
+            page.iter().try_for_each(|e| {
                 if args.json {
-                    writeln!(out, "{}", event_json(e))?;
+                    writeln!(out, "{}", event_json(e))
                 } else {
-                    writeln!(out, "{}", event_line(e))?;
+                    writeln!(out, "{}", event_line(e))
                 }
-            }
-        }
-        if page.len() < query.limit {
-            break;
-        }
+            })
+        };
+        written.map_err(|e| {
+            output_error = Some(e);
+            StoreError::Invalid("output closed".into())
+        })
+    });
+    // A closed pipe (`tutela log | head`) is an io::Error the caller knows.
+    if let Some(e) = output_error {
+        return Err(e.into());
     }
+    paged?;
     Ok(())
 }
 

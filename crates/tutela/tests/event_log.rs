@@ -42,19 +42,11 @@ fn postgres() -> Option<(String, String)> {
 }
 
 fn all_events(store: &StoreConfig) -> Vec<AccessEvent> {
-    let mut db = store.open().unwrap();
-    let mut out = Vec::new();
-    let mut q = EventQuery {
-        limit: 10_000,
-        ..Default::default()
-    };
-    loop {
-        let page = db.query_events(&q).unwrap();
-        let Some(last) = page.last() else { break };
-        q.before = Some((last.time_us, last.reference.0));
-        out.extend(page);
-    }
-    out
+    store
+        .open()
+        .unwrap()
+        .query_all(&EventQuery::default())
+        .unwrap()
 }
 
 /// Event n of `tutela db load-test` has the URL `http://load.test/n?...`.
