@@ -54,9 +54,13 @@ pub trait Backend: Send {
     fn kind(&self) -> &'static str;
     /// Applies the migrations not yet applied; returns their versions.
     fn migrate(&mut self) -> Result<Vec<u32>, StoreError>;
-    /// Writes a batch in one transaction. Events already stored (same
-    /// reference) are skipped, so a replayed journal cannot duplicate them.
+    /// Writes a batch of new events in one transaction.
     fn insert_events(&mut self, events: &[AccessEvent]) -> Result<(), StoreError>;
+    /// Writes events replayed from the journal: any already stored (a batch
+    /// whose commit was not acknowledged, say) are skipped, never doubled.
+    fn insert_replayed(&mut self, events: &[AccessEvent]) -> Result<(), StoreError> {
+        self.insert_events(events)
+    }
     /// Newest first, one page.
     fn query_events(&mut self, query: &EventQuery) -> Result<Vec<AccessEvent>, StoreError>;
     /// Newest first, page after page, up to `max_rows` (0: all), handing

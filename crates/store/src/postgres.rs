@@ -17,6 +17,8 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[(
     include_str!("../migrations/postgres/0001_initial.sql"),
 )];
 const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count";
+/// [`COLUMNS`] of the staging table `s`.
+const STAGED: &str = "s.reference, s.time_us, s.site, s.device, s.client_ip, s.user_name, s.group_name, s.protocol, s.host, s.url, s.search, s.action, s.categories, s.rule, s.count";
 const TYPES: [Type; 15] = [
     Type::INT8,
     Type::INT8,
@@ -128,6 +130,14 @@ impl Postgres {
         Ok(())
     }
 
+    fn ensure_days(&mut self, events: &[AccessEvent]) -> Result<(), StoreError> {
+        let days: BTreeSet<i32> = events
+            .iter()
+            .map(|e| e.day().unwrap_or(19_700_101))
+            .collect();
+        days.into_iter().try_for_each(|day| self.ensure_day(day))
+    }
+
     fn copy_into(
         tx: &mut postgres::Transaction<'_>,
         table: &str,
@@ -221,20 +231,22 @@ impl Backend for Postgres {
     }
 
     fn insert_events(&mut self, events: &[AccessEvent]) -> Result<(), StoreError> {
-        let days: BTreeSet<i32> = events
-            .iter()
-            .map(|e| e.day().unwrap_or(19_700_101))
-            .collect();
-        for day in days {
-            self.ensure_day(day)?;
-        }
+        self.ensure_days(events)?;
         let mut tx = self.client.transaction()?;
-        // Into a staging table first, so that events a replayed journal
-        // already wrote are skipped instead of failing the batch.
+        Self::copy_into(&mut tx, "access_events", events)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn insert_replayed(&mut self, events: &[AccessEvent]) -> Result<(), StoreError> {
+        self.ensure_days(events)?;
+        let mut tx = self.client.transaction()?;
+        // COPY cannot skip duplicates, so through a staging table.
         tx.batch_execute("CREATE TEMP TABLE IF NOT EXISTS access_events_staging (LIKE access_events) ON COMMIT DELETE ROWS")?;
         Self::copy_into(&mut tx, "access_events_staging", events)?;
         tx.batch_execute(&format!(
-            "INSERT INTO access_events ({COLUMNS}) SELECT {COLUMNS} FROM access_events_staging ON CONFLICT DO NOTHING"
+            "INSERT INTO access_events ({COLUMNS}) SELECT DISTINCT ON (s.time_us, s.reference) {STAGED} FROM access_events_staging s
+              WHERE NOT EXISTS (SELECT 1 FROM access_events a WHERE a.time_us = s.time_us AND a.reference = s.reference)"
         ))?;
         tx.commit()?;
         Ok(())

@@ -48,7 +48,7 @@ pub struct WriterConfig {
 impl WriterConfig {
     pub fn new(journal_dir: PathBuf) -> Self {
         WriterConfig {
-            batch_size: 5_000,
+            batch_size: 50_000,
             flush_interval: Duration::from_millis(250),
             queue_capacity: 100_000,
             journal_dir,
@@ -459,7 +459,7 @@ impl Worker {
             let Some(db) = self.connected() else {
                 return false;
             };
-            if let Err(e) = db.insert_events(chunk) {
+            if let Err(e) = db.insert_replayed(chunk) {
                 self.shared
                     .stats
                     .database_errors

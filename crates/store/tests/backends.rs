@@ -294,7 +294,7 @@ fn replayed_events_are_not_duplicated() {
         let t = at("2026-12-01T09:00:00Z");
         let batch: Vec<_> = (0..10).map(|i| event(i, t + i)).collect();
         db.insert_events(&batch).unwrap();
-        db.insert_events(&batch[5..]).unwrap();
+        db.insert_replayed(&batch[5..]).unwrap();
         assert_eq!(
             db.query_events(&EventQuery::default()).unwrap().len(),
             10,

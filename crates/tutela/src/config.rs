@@ -65,7 +65,7 @@ impl Default for Store {
             flush_interval: "250ms".into(),
             fold_window: "0s".into(),
             queue_capacity: 100_000,
-            batch_size: 5_000,
+            batch_size: 50_000,
         }
     }
 }
