@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use jiff::Timestamp;
 use tutela_store::{
-    search_terms, AccessEvent, EventQuery, Protocol, RefGenerator, StoreError, Writer,
+    search_terms, AccessEvent, EventQuery, EventRef, Protocol, RefGenerator, StoreError, Writer,
 };
 
 use crate::config::Config;
@@ -234,6 +234,9 @@ pub fn load_test(
     let writer = start_writer(config)?;
     let sink = writer.sink().context("writer has no sink")?;
     let refs = RefGenerator::default();
+    // Events are cloned from templates, so the generator costs little next
+    // to the store it measures.
+    let templates: Vec<AccessEvent> = (0..TEMPLATES).map(template).collect();
     let started = Instant::now();
     let limit = Duration::from_secs(seconds.max(1));
     let mut n: u64 = 0;
@@ -256,7 +259,7 @@ pub fn load_test(
                 std::thread::sleep(Duration::from_micros(200));
             }
         }
-        sink.record(synthetic_event(&refs, n, spread_days.max(1)));
+        sink.record(synthetic_event(&templates, &refs, n, spread_days.max(1)));
         n += 1;
     }
     drop(sink);
@@ -287,20 +290,21 @@ const HOSTS: [&str; 8] = [
     "cdn.example.net",
 ];
 
-/// Event `n`; with `days` > 1, event times cycle through that many past
-/// days, at the same time of day, so each day holds a share of the load.
-fn synthetic_event(refs: &RefGenerator, n: u64, days: u64) -> AccessEvent {
-    let time_us = Timestamp::now().as_microsecond() - ((n % days) as i64) * 86_400_000_000;
+const TEMPLATES: u64 = 12_000;
+
+/// The varied part of synthetic traffic: 1,500 pupils on 800 devices, eight
+/// hosts, search terms on the search engines, one host blocked.
+fn template(n: u64) -> AccessEvent {
     let host = HOSTS[(n % HOSTS.len() as u64) as usize];
     let path = match host {
-        "www.google.co.uk" | "www.bing.com" => format!("/search?q=homework+help+{}&n={n}", n % 97),
-        "www.youtube.com" => format!("/results?search_query=music+{}&n={n}", n % 31),
-        _ => format!("/{n}"),
+        "www.google.co.uk" | "www.bing.com" => format!("/search?q=homework+help+{}", n % 97),
+        "www.youtube.com" => format!("/results?search_query=music+{}", n % 31),
+        _ => "/".to_string(),
     };
     let blocked = host == "0-casino.info";
     AccessEvent {
-        reference: refs.next(time_us),
-        time_us,
+        reference: EventRef(0),
+        time_us: 0,
         site: Some("main".into()),
         device: Some(format!("device-{}", n % 800)),
         client_ip: format!("10.{}.{}.{}", (n / 65_536) % 256, (n / 256) % 256, n % 256),
@@ -308,7 +312,7 @@ fn synthetic_event(refs: &RefGenerator, n: u64, days: u64) -> AccessEvent {
         group: Some("pupils".into()),
         protocol: Protocol::Https,
         host: host.as_bytes().to_vec(),
-        url: Some(format!("http://load.test/{n}?via=https://{host}{path}").into_bytes()),
+        url: Some(format!("https://{host}{path}").into_bytes()),
         search: search_terms(host, &path),
         action: if blocked { "block" } else { "allow" }.into(),
         categories: if blocked {
@@ -324,6 +328,25 @@ fn synthetic_event(refs: &RefGenerator, n: u64, days: u64) -> AccessEvent {
         .into(),
         count: 1,
     }
+}
+
+/// Event `n`: a template with its own reference, time and URL
+/// (`http://load.test/n?via=...`). With `days` > 1, times cycle through that
+/// many past days, at the same time of day, so each day holds a share.
+fn synthetic_event(
+    templates: &[AccessEvent],
+    refs: &RefGenerator,
+    n: u64,
+    days: u64,
+) -> AccessEvent {
+    let time_us = Timestamp::now().as_microsecond() - ((n % days) as i64) * 86_400_000_000;
+    let mut e = templates[(n % templates.len() as u64) as usize].clone();
+    e.reference = refs.next(time_us);
+    e.time_us = time_us;
+    let mut url = format!("http://load.test/{n}?via=").into_bytes();
+    url.extend_from_slice(e.url.as_deref().unwrap_or_default());
+    e.url = Some(url);
+    e
 }
 
 /// One request, as a listener knows it.
