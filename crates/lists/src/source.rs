@@ -236,6 +236,7 @@ fn load_one(
     let mut report = SourceReport::new(source);
     let fresh = load_fresh(source, builder, cache, options, &mut report);
     if let Err(e) = fresh {
+        let not_fetched_yet = matches!(e, SourceError::Fetch(fetch::FetchError::NotFetched));
         let reason = e.to_string();
         let last_good = cache.and_then(|c| c.last_good(&source.name));
         let fallback = match last_good {
@@ -253,6 +254,10 @@ fn load_one(
                 tracing::warn!(source = %source.name, %reason, "list source failed; using its last good copy");
                 report = again;
                 report.status = SourceStatus::LastGood { reason };
+            }
+            None if not_fetched_yet => {
+                tracing::info!(source = %source.name, "list not fetched yet; its categories are empty until it is");
+                report.status = SourceStatus::Failed { reason };
             }
             None => {
                 tracing::error!(source = %source.name, %reason, "list source failed and has no last good copy; its categories are empty");

@@ -438,12 +438,13 @@ async fn serve_async(config: Config) -> Result<()> {
         let config = config.clone();
         tokio::task::spawn_blocking(move || load(&config, Mode::Cached)).await??
     };
-    log_loaded(&first.lists, first.snapshot.generation());
+
     let writer = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || events::start_writer(&config)).await??
     };
     let engine = Arc::new(Engine::new(first.snapshot));
+    log_loaded(&first.lists, engine.snapshot().generation());
     let interval = config.lists.refresh_interval()?;
     let refresher = {
         let (engine, config) = (engine.clone(), config.clone());

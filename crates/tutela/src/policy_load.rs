@@ -43,11 +43,7 @@ pub fn load(config: &Config, mode: Mode) -> Result<Loaded> {
     };
     let (index, lists) = tutela_lists::compile(&config.lists.sources, &options);
     let (illegal, illegal_report) = tutela_lists::compile(&config.illegal, &options);
-    for report in [&lists, &illegal_report] {
-        for failed in report.failed() {
-            tracing::error!(source = %failed.name, "list source unusable; see `tutela lists stats`");
-        }
-    }
+
     let snapshot = Snapshot::build(&config.policy, Arc::new(index), Arc::new(illegal))
         .context("bad [policy] section")?;
     for warning in snapshot.warnings() {
