@@ -3,7 +3,8 @@
 //!
 //! - `insert/<backend>`: 5,000-event batches into a fresh store (PostgreSQL
 //!   when `TUTELA_TEST_DATABASE_URL` is set).
-//! - `user_day/<backend>`: one user's day, newest first, from a store that
+//! - `user_day/<backend>/{first_page,whole_day}`: one user's day, newest
+//!   first (the first 100 rows, and all of them), from a store that
 //!   `scripts/bench-store.sh` filled: `TUTELA_BENCH_SQLITE` (path of the
 //!   database file) and `TUTELA_BENCH_PG_SCHEMA` (schema on the server above).
 //!   `TUTELA_BENCH_USER` and `TUTELA_BENCH_DAY` (YYYY-MM-DD) pick the day.
@@ -121,25 +122,44 @@ fn bench_user_day(c: &mut Criterion) {
         .to_zoned(jiff::tz::TimeZone::UTC)
         .unwrap_or_else(|e| panic!("{e}"))
         .timestamp();
-    let query = EventQuery {
+    let day_query = EventQuery {
         user: Some(user),
         since_us: Some(start.as_microsecond()),
         until_us: Some(start.as_microsecond() + 86_400_000_000),
-        limit: 10_000,
         ..Default::default()
+    };
+    // The first page is what a person looking at the log sees; the whole
+    // day is what an export or a chronology reads.
+    let first_page = EventQuery {
+        limit: 100,
+        ..day_query.clone()
     };
     let mut group = c.benchmark_group("user_day");
     group.sample_size(20);
     for (name, store) in &stores {
         let mut db = store.open().unwrap_or_else(|e| panic!("{name}: {e}"));
         let rows = db
-            .query_events(&query)
+            .query_all(&day_query)
             .unwrap_or_else(|e| panic!("{e}"))
             .len();
-        eprintln!("user_day/{name}: {rows} rows for {:?} on {day}", query.user);
-        group.bench_function(*name, |b| {
+        eprintln!(
+            "user_day/{name}: {rows} rows for {:?} on {day}",
+            day_query.user
+        );
+        assert!(
+            rows > 0,
+            "no events for that user and day: pick TUTELA_BENCH_USER/TUTELA_BENCH_DAY with data"
+        );
+        group.bench_function(format!("{name}/first_page"), |b| {
             b.iter(|| {
-                db.query_events(&query)
+                db.query_events(&first_page)
+                    .unwrap_or_else(|e| panic!("{e}"))
+                    .len()
+            })
+        });
+        group.bench_function(format!("{name}/whole_day"), |b| {
+            b.iter(|| {
+                db.query_all(&day_query)
                     .unwrap_or_else(|e| panic!("{e}"))
                     .len()
             })

@@ -41,8 +41,16 @@ const MIGRATION_LOCK: i64 = 0x7475_7465_6c61;
 
 pub struct Postgres {
     client: Client,
+    /// A second connection, opened on the first large batch: one backend
+    /// process parses COPY on one core, so a large batch goes in as two
+    /// halves side by side.
+    second: Option<Client>,
+    connect: (postgres::Config, Option<String>),
     days: BTreeSet<i32>,
 }
+
+/// Batches at least this large are split over two connections.
+const SPLIT_BATCH: usize = 20_000;
 
 fn partition(day: i32) -> String {
     format!("access_events_{day:08}")
@@ -77,7 +85,6 @@ impl Postgres {
             config.application_name("tutela");
         }
         config.connect_timeout(std::time::Duration::from_secs(5));
-        let mut client = config.connect(NoTls)?;
         if let Some(schema) = schema {
             if !schema
                 .bytes()
@@ -85,16 +92,27 @@ impl Postgres {
             {
                 return Err(StoreError::Invalid(format!("schema name `{schema}`")));
             }
-            client.batch_execute(&format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-            ))?;
         }
+        let schema = schema.map(str::to_string);
+        let client = Self::open(&config, schema.as_deref())?;
         let mut pg = Postgres {
             client,
+            second: None,
+            connect: (config, schema),
             days: BTreeSet::new(),
         };
         pg.load_days()?;
         Ok(pg)
+    }
+
+    fn open(config: &postgres::Config, schema: Option<&str>) -> Result<Client, StoreError> {
+        let mut client = config.connect(NoTls)?;
+        if let Some(schema) = schema {
+            client.batch_execute(&format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
+            ))?;
+        }
+        Ok(client)
     }
 
     fn load_days(&mut self) -> Result<(), StoreError> {
@@ -173,6 +191,13 @@ impl Postgres {
     }
 }
 
+fn copy_batch(client: &mut Client, events: &[AccessEvent]) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    Postgres::copy_into(&mut tx, "access_events", events)?;
+    tx.commit()?;
+    Ok(())
+}
+
 fn row_to_event(r: &postgres::Row) -> AccessEvent {
     let protocol: String = r.get(7);
     let categories: String = r.get(12);
@@ -232,10 +257,27 @@ impl Backend for Postgres {
 
     fn insert_events(&mut self, events: &[AccessEvent]) -> Result<(), StoreError> {
         self.ensure_days(events)?;
-        let mut tx = self.client.transaction()?;
-        Self::copy_into(&mut tx, "access_events", events)?;
-        tx.commit()?;
-        Ok(())
+        if events.len() >= SPLIT_BATCH && self.second.is_none() {
+            // Without a second connection the batch still goes in whole.
+            self.second = Self::open(&self.connect.0, self.connect.1.as_deref()).ok();
+        }
+        let Some(second) = self.second.as_mut().filter(|_| events.len() >= SPLIT_BATCH) else {
+            return copy_batch(&mut self.client, events);
+        };
+        // Two transactions: if one fails the writer spills the whole batch,
+        // and the replay skips the half that did commit.
+        let (a, b) = events.split_at(events.len() / 2);
+        let first = &mut self.client;
+        let (ra, rb) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| copy_batch(second, b));
+            let ra = copy_batch(first, a);
+            (ra, other.join())
+        });
+        let rb = rb.unwrap_or_else(|_| Err(StoreError::Invalid("COPY thread panicked".into())));
+        if rb.is_err() {
+            self.second = None;
+        }
+        ra.and(rb)
     }
 
     fn insert_replayed(&mut self, events: &[AccessEvent]) -> Result<(), StoreError> {

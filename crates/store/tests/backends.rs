@@ -346,3 +346,22 @@ fn count(db: &mut dyn tutela_store::Backend, q: EventQuery) -> usize {
         .unwrap()
         .len()
 }
+
+#[test]
+fn a_large_batch_goes_in_whole() {
+    // Large enough that PostgreSQL splits it over two connections.
+    for s in stores() {
+        let mut db = s.open();
+        let t = at("2026-12-01T09:00:00Z");
+        let batch: Vec<_> = (0..45_000).map(|i| event(i, t + i)).collect();
+        db.insert_events(&batch).unwrap();
+        let mut refs: Vec<i64> = db
+            .query_all(&EventQuery::default())
+            .unwrap()
+            .iter()
+            .map(|e| e.reference.0)
+            .collect();
+        refs.sort();
+        assert_eq!(refs, (0..45_000).collect::<Vec<_>>(), "{}", s.name);
+    }
+}
