@@ -135,6 +135,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(cli) {
         Ok(code) => code,
@@ -467,6 +468,20 @@ async fn serve_async(config: Config) -> Result<()> {
             }
         })
     };
+    // The writer's counters, where an administrator will look for them.
+    let counters = writer.sink().map(|sink| {
+        tokio::spawn(async move {
+            let mut last = None;
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(300)).await;
+                let stats = sink.stats();
+                if last != Some(stats) {
+                    tracing::info!(?stats, "event store counters");
+                    last = Some(stats);
+                }
+            }
+        })
+    });
     tracing::info!(
         dns = %config.listeners.dns,
         proxy = %config.listeners.proxy,
@@ -477,6 +492,11 @@ async fn serve_async(config: Config) -> Result<()> {
         .await
         .context("cannot wait for Ctrl-C")?;
     refresher.abort();
+    if let Some(counters) = counters {
+        // Its sink must be gone before the writer can finish.
+        counters.abort();
+        let _ = counters.await;
+    }
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await?;
     tracing::info!(?stats, "event writer stopped");
     tracing::info!("stopped");
@@ -486,7 +506,8 @@ async fn serve_async(config: Config) -> Result<()> {
 fn log_loaded(lists: &LoadReport, generation: u64) {
     tracing::info!(
         generation,
-        domains = lists.domain_entries,
+        listed = lists.listed_domains,
+        stored = lists.domain_entries,
         url_prefixes = lists.url_prefixes,
         malformed = lists.malformed(),
         elapsed_ms = lists.elapsed_ms,

@@ -531,3 +531,36 @@ fn bad_config_names_the_key_and_the_line() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/nonexistent/tutela.toml"), "{err}");
 }
+
+#[test]
+fn serve_starts_keeps_running_and_stops_cleanly_on_ctrl_c() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = config(tmp.path(), "");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tutela"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("TUTELA_LOG", "info")
+        .env_remove("TUTELA_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let db = tmp.path().join("data/tutela.db");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !db.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(child.try_wait().unwrap().is_none(), "serve exited early");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    assert!(db.exists(), "{log}");
+    assert!(log.contains("policy engine running"), "{log}");
+    assert!(log.contains("generation=1"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+}
