@@ -185,13 +185,17 @@ fn event_line(e: &AccessEvent) -> String {
 }
 
 /// Starts the writer on the configured store, replaying any journal.
+///
+/// A database that is down does not stop it: events go to the journal until
+/// the database answers, and every (re)connection applies any migrations
+/// still missing.
 pub fn start_writer(config: &Config) -> Result<Writer> {
     let store = config.store_config();
-    store
-        .open()
-        .and_then(|mut db| db.migrate())
-        .context("cannot open and migrate the event store")?;
-    let connect = Box::new(move || store.open());
+    let connect = Box::new(move || {
+        let mut db = store.open()?;
+        db.migrate()?;
+        Ok(db)
+    });
     Ok(Writer::start(config.writer_config()?, connect)?)
 }
 
