@@ -59,10 +59,13 @@ fi
 du -sh "$WORK/fill-sqlite/data/tutela.db" | tee -a "$RESULTS/env.txt"
 psql "$PG_URL" -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '$PG_SCHEMA_FILL'" | sed 's/^/postgres fill size: /' | tee -a "$RESULTS/env.txt"
 
-# One user's day, yesterday (a full day of the spread).
+# One user's day, yesterday (a full day of the spread). Event n goes to
+# pupil (n mod 1500) on the day (n mod DAYS) back, so with 30 days a pupil
+# whose number is 1 mod 30 has all of their events yesterday: 33,334 of them,
+# a very busy pupil's day (a typical one has a few thousand).
 DAY=$(date -u -d yesterday +%F)
 echo "== user_day + insert criterion benches (day $DAY)"
 TUTELA_BENCH_SQLITE="$WORK/fill-sqlite/data/tutela.db" TUTELA_BENCH_PG_SCHEMA="$PG_SCHEMA_FILL" \
-  TUTELA_TEST_DATABASE_URL="$PG_URL" TUTELA_BENCH_DAY="$DAY" TUTELA_BENCH_USER=pupil0042 \
+  TUTELA_TEST_DATABASE_URL="$PG_URL" TUTELA_BENCH_DAY="$DAY" TUTELA_BENCH_USER=pupil0031 \
   cargo bench -p tutela-store --bench store 2>&1 | tee "$RESULTS/criterion.txt"
 echo "results in $RESULTS"
