@@ -344,7 +344,9 @@ fn synthetic_event(
     days: u64,
 ) -> AccessEvent {
     let time_us = Timestamp::now().as_microsecond() - ((n % days) as i64) * 86_400_000_000;
-    let mut e = templates[(n % templates.len() as u64) as usize].clone();
+    // Pupils and days vary independently, so every pupil has a share of
+    // every day, as in a school.
+    let mut e = templates[((n / days) % templates.len() as u64) as usize].clone();
     e.reference = refs.next(time_us);
     e.time_us = time_us;
     let mut url = format!("http://load.test/{n}?via=").into_bytes();
