@@ -62,6 +62,10 @@ pub struct Journal {
     unflushed: u64,
     /// A write failed; start a new file before the next append.
     broken: bool,
+    /// When the oldest pending record was appended.
+    pending_since: std::time::Instant,
+    /// The longest a record waits in the buffer once another is appended.
+    max_delay: std::time::Duration,
     next_seq: u64,
 }
 
@@ -91,8 +95,15 @@ impl Journal {
             records: 0,
             unflushed: 0,
             broken: false,
+            pending_since: std::time::Instant::now(),
+            max_delay: std::time::Duration::from_millis(250),
             next_seq: next_seq + 1,
         })
+    }
+
+    /// The longest a record may wait in the buffer while others arrive.
+    pub fn set_max_delay(&mut self, max_delay: std::time::Duration) {
+        self.max_delay = max_delay;
     }
 
     fn create(dir: &Path, seq: u64) -> Result<(PathBuf, File), JournalError> {
@@ -125,17 +136,37 @@ impl Journal {
         record.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         record.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
         record.extend_from_slice(&payload);
+        if self.pending.is_empty() {
+            self.pending_since = std::time::Instant::now();
+        }
         self.pending.extend_from_slice(&record);
         self.records += 1;
         self.unflushed += 1;
-        if self.pending.len() >= PENDING_LIMIT {
+        if self.pending.len() >= PENDING_LIMIT || self.pending_since.elapsed() >= self.max_delay {
             self.flush()?;
         }
         Ok(())
     }
 
+    /// Writes `events` to a file of their own and hands it to the OS before
+    /// they go to the database: if the process dies mid-commit, the next
+    /// start replays them. Returns the file, to remove once committed.
+    pub fn write_ahead(&mut self, events: &[AccessEvent]) -> Result<PathBuf, JournalError> {
+        if self.records > 0 || self.broken {
+            self.flush()?;
+            self.start_new_file()?;
+        }
+        for e in events {
+            self.append(e)?;
+        }
+        self.flush()?;
+        let path = self.path.clone();
+        self.start_new_file()?;
+        Ok(path)
+    }
+
     /// Hands buffered records to the OS, where a killed process no longer
-    /// loses them.
+    /// loses them. Also done whenever the buffer has waited `max_delay`.
     pub fn flush(&mut self) -> Result<(), JournalError> {
         if self.broken {
             return Ok(());

@@ -110,6 +110,26 @@ struct Shared {
     journal: Mutex<Journal>,
     stats: WriterStats,
     last_drop_report: Mutex<Option<Instant>>,
+    /// When the writer last came back from the database, in nanoseconds
+    /// since `epoch`. If that is longer ago than `stall_limit`, the queue is
+    /// not draining and new events go to the journal instead, so a crash
+    /// while the database is slow still loses at most `stall_limit`.
+    epoch: Instant,
+    last_progress_ns: AtomicU64,
+    stall_limit: Duration,
+}
+
+impl Shared {
+    fn mark_progress(&self) {
+        let ns = self.epoch.elapsed().as_nanos() as u64;
+        self.last_progress_ns.store(ns, Ordering::Relaxed);
+    }
+
+    fn stalled(&self) -> bool {
+        let now = self.epoch.elapsed().as_nanos() as u64;
+        let last = self.last_progress_ns.load(Ordering::Relaxed);
+        now.saturating_sub(last) > self.stall_limit.as_nanos() as u64
+    }
 }
 
 impl Shared {
@@ -166,6 +186,10 @@ impl EventSink {
     /// Logs one event: onto the queue, or into the journal if the queue is
     /// full.
     pub fn record(&self, event: AccessEvent) {
+        if self.shared.stalled() {
+            self.shared.spill(std::slice::from_ref(&event));
+            return;
+        }
         match self.tx.try_send(event) {
             Ok(()) => {
                 self.shared.stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -193,12 +217,16 @@ impl Writer {
     /// Starts the writer thread. Journal files left by an earlier run are
     /// replayed as soon as the database answers.
     pub fn start(config: WriterConfig, connect: Connect) -> Result<Writer, JournalError> {
-        let journal = Journal::open(&config.journal_dir)?;
+        let mut journal = Journal::open(&config.journal_dir)?;
+        journal.set_max_delay(config.flush_interval);
         let (tx, rx) = mpsc::sync_channel(config.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             journal: Mutex::new(journal),
             stats: WriterStats::default(),
             last_drop_report: Mutex::new(None),
+            epoch: Instant::now(),
+            last_progress_ns: AtomicU64::new(0),
+            stall_limit: config.flush_interval,
         });
         let worker = Worker {
             config,
@@ -272,9 +300,10 @@ struct Worker {
 impl Worker {
     fn run(mut self, rx: mpsc::Receiver<AccessEvent>) {
         let mut batch: Vec<AccessEvent> = Vec::with_capacity(self.config.batch_size);
-        self.maintain(true);
+        self.maintain();
         loop {
             let mut disconnected = false;
+            self.shared.mark_progress();
             match rx.recv_timeout(self.config.flush_interval) {
                 Ok(e) => {
                     self.take(e, &mut batch);
@@ -301,10 +330,10 @@ impl Worker {
             }
             self.shared.flush_journal();
             if disconnected {
-                self.maintain(false);
+                self.maintain();
                 return;
             }
-            self.maintain(false);
+            self.maintain();
         }
     }
 
@@ -386,19 +415,48 @@ impl Worker {
     }
 
     fn write(&mut self, batch: &[AccessEvent]) {
-        let result = match self.connected() {
-            Some(db) => db.insert_events(batch),
-            None => {
-                self.shared.spill(batch);
-                return;
-            }
+        if self.connected().is_none() {
+            self.shared.spill(batch);
+            return;
+        }
+        // Write-ahead: the batch is on its way to disk before the database
+        // sees it, so dying mid-commit loses nothing older than the flush
+        // interval. On a full disk the batch goes to the database anyway.
+        let ahead = match self.shared.journal.lock() {
+            Ok(mut j) => j.write_ahead(batch).ok(),
+            Err(_) => None,
         };
+        let result = match self.db.as_mut() {
+            Some(db) => db.insert_events(batch),
+            None => Err(StoreError::Invalid("no database".into())),
+        };
+        self.shared.mark_progress();
+        if result.is_ok() {
+            if let Some(file) = &ahead {
+                if let Err(e) = std::fs::remove_file(file) {
+                    tracing::warn!("cannot remove written-ahead batch {}: {e}", file.display());
+                }
+            }
+        }
         match result {
             Ok(()) => {
                 self.shared
                     .stats
                     .written
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);
+            }
+            Err(e) if ahead.is_some() => {
+                // The written-ahead file is the spill; it is replayed later.
+                self.shared
+                    .stats
+                    .database_errors
+                    .fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .stats
+                    .spilled
+                    .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                tracing::warn!("event batch failed, kept in the journal, reconnecting: {e}");
+                self.db = None;
             }
             Err(e) => {
                 self.shared
@@ -413,16 +471,14 @@ impl Worker {
     }
 
     /// Replays the journal when the database is up, and applies retention.
-    fn maintain(&mut self, starting: bool) {
+    fn maintain(&mut self) {
         if self.connected().is_none() {
             return;
         }
+        // Closed files: spills, earlier runs' files, and written-ahead
+        // batches whose commit failed.
         let files = match self.shared.journal.lock() {
-            Ok(mut j) if j.records() > 0 || starting => j.rotate(),
-            Ok(j) => {
-                drop(j);
-                Ok(Vec::new())
-            }
+            Ok(mut j) => j.rotate(),
             Err(_) => Ok(Vec::new()),
         };
         let files = match files {

@@ -50,7 +50,14 @@ fn every_event_is_written_once() {
         }
         drop(sink);
         let stats = writer.shutdown();
-        assert_eq!(stats.written, 20_000, "{}: {stats:?}", s.name);
+        // A batch slower than the flush interval sends new events to the
+        // journal for a moment; they arrive by replay.
+        assert_eq!(
+            stats.written + stats.replayed,
+            20_000,
+            "{}: {stats:?}",
+            s.name
+        );
         assert_eq!(stats.dropped, 0);
         assert_eq!(stored(&s.config).len(), 20_000, "{}", s.name);
     }
