@@ -8,6 +8,12 @@
 //!          spill journal ◀────────────────────┘ ── replayed when the database is back
 //! ```
 //!
+//! Each batch is written ahead to a journal file of its own before the
+//! database sees it, and the file is removed once the batch commits; when
+//! the writer has not come back from the database within the flush interval,
+//! listeners' events go straight to the journal. A crash therefore loses at
+//! most about one flush interval of events, however slow the database is.
+//!
 //! Nothing is dropped silently: [`WriterStats`] counts every event queued,
 //! written, spilled, replayed, folded and dropped, and `dropped` only grows
 //! when the journal itself cannot be written (a full disk), which is logged
