@@ -8,7 +8,7 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
 use crate::event::{AccessEvent, EventRef, Protocol};
-use crate::query::{categories_column, like_escape, parse_categories, EventQuery};
+use crate::query::{categories_column, conditions, parse_categories, EventQuery, SqlValue};
 use crate::{AuditEntry, Backend, StoreError};
 
 const MIGRATIONS: &[(u32, &str, &str)] = &[(
@@ -295,49 +295,25 @@ impl Backend for Postgres {
     }
 
     fn query_events(&mut self, q: &EventQuery) -> Result<Vec<AccessEvent>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM access_events WHERE TRUE");
-        let mut params: Vec<Box<dyn ToSql + Sync>> = Vec::new();
-        let mut add = |clause: &str, v: Box<dyn ToSql + Sync>| {
-            params.push(v);
-            sql.push_str(&clause.replace('$', &format!("${}", params.len())));
-        };
-        if let Some(u) = &q.user {
-            add(" AND user_name = $", Box::new(u.clone()));
+        let (conditions, values) = conditions(q, "ILIKE");
+        // `?` → `$1`, `$2`…: the values are bound, never spliced in.
+        let mut numbered = String::with_capacity(conditions.len() + 8);
+        for (n, piece) in conditions.split('?').enumerate() {
+            if n > 0 {
+                numbered.push_str(&format!("${n}"));
+            }
+            numbered.push_str(piece);
         }
-        if let Some(ip) = &q.ip {
-            add(" AND client_ip = $", Box::new(ip.clone()));
-        }
-        if let Some(d) = &q.device {
-            add(" AND device = $", Box::new(d.clone()));
-        }
-        if let Some(s) = &q.site {
-            add(" AND site = $", Box::new(s.clone()));
-        }
-        if let Some(g) = &q.group {
-            add(" AND group_name = $", Box::new(g.clone()));
-        }
-        if let Some(t) = q.since_us {
-            add(" AND time_us >= $", Box::new(t));
-        }
-        if let Some(t) = q.until_us {
-            add(" AND time_us < $", Box::new(t));
-        }
-        if let Some(a) = &q.action {
-            add(" AND action = $", Box::new(a.clone()));
-        }
-        if let Some(c) = &q.category {
-            add(
-                " AND categories LIKE $ ESCAPE '\\'",
-                Box::new(like_escape(&format!(",{c},"))),
-            );
-        }
-        if let Some(s) = &q.search {
-            add(" AND search ILIKE $ ESCAPE '\\'", Box::new(like_escape(s)));
-        }
-        if let Some((t, r)) = q.before {
-            add(" AND (time_us, reference) < ($", Box::new(t));
-            add(", $)", Box::new(r));
-        }
+        let mut sql = format!("SELECT {COLUMNS} FROM access_events WHERE TRUE{numbered}");
+        let params: Vec<Box<dyn ToSql + Sync>> = values
+            .into_iter()
+            .map(|v| -> Box<dyn ToSql + Sync> {
+                match v {
+                    SqlValue::Text(t) => Box::new(t),
+                    SqlValue::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
         sql.push_str(&format!(
             " ORDER BY time_us DESC, reference DESC LIMIT {}",
             q.page_size()

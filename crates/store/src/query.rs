@@ -39,6 +39,56 @@ impl EventQuery {
     }
 }
 
+/// A value bound to a placeholder of [`conditions`].
+pub(crate) enum SqlValue {
+    Text(String),
+    Int(i64),
+}
+
+/// The filters of `q` as SQL conditions, each starting ` AND `, with `?` for
+/// each value in order: one piece for both dialects. `ilike` is the
+/// dialect's case-insensitive LIKE (`LIKE` in SQLite, `ILIKE` in PostgreSQL).
+pub(crate) fn conditions(q: &EventQuery, ilike: &str) -> (String, Vec<SqlValue>) {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    let text = [
+        ("user_name", &q.user),
+        ("client_ip", &q.ip),
+        ("device", &q.device),
+        ("site", &q.site),
+        ("group_name", &q.group),
+        ("action", &q.action),
+    ];
+    for (column, value) in text {
+        if let Some(v) = value {
+            sql.push_str(&format!(" AND {column} = ?"));
+            values.push(SqlValue::Text(v.clone()));
+        }
+    }
+    if let Some(t) = q.since_us {
+        sql.push_str(" AND time_us >= ?");
+        values.push(SqlValue::Int(t));
+    }
+    if let Some(t) = q.until_us {
+        sql.push_str(" AND time_us < ?");
+        values.push(SqlValue::Int(t));
+    }
+    if let Some(c) = &q.category {
+        sql.push_str(" AND categories LIKE ? ESCAPE '\\'");
+        values.push(SqlValue::Text(like_escape(&format!(",{c},"))));
+    }
+    if let Some(s) = &q.search {
+        sql.push_str(&format!(" AND search {ilike} ? ESCAPE '\\'"));
+        values.push(SqlValue::Text(like_escape(s)));
+    }
+    if let Some((t, r)) = q.before {
+        // A row comparison both dialects read straight off a (time, ref) index.
+        sql.push_str(" AND (time_us, reference) < (?, ?)");
+        values.extend([SqlValue::Int(t), SqlValue::Int(r)]);
+    }
+    (sql, values)
+}
+
 /// `%`, `_` and `\` in user text are literal in a LIKE pattern.
 pub(crate) fn like_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);

@@ -7,7 +7,7 @@ use std::path::Path;
 use rusqlite::{params_from_iter, Connection, OptionalExtension};
 
 use crate::event::{AccessEvent, EventRef, Protocol};
-use crate::query::{categories_column, like_escape, parse_categories, EventQuery};
+use crate::query::{categories_column, conditions, parse_categories, EventQuery, SqlValue};
 use crate::{AuditEntry, Backend, StoreError};
 
 const MIGRATIONS: &[(u32, &str, &str)] = &[(
@@ -232,50 +232,15 @@ impl Backend for Sqlite {
             .filter(|d| before_day.is_none_or(|b| *d <= b))
             .collect();
         for day in days {
-            let mut sql = format!("SELECT {COLUMNS} FROM {} WHERE 1=1", table(day));
-            let mut params: Vec<rusqlite::types::Value> = Vec::new();
-            let mut add = |clause: &str, v: rusqlite::types::Value| {
-                sql.push_str(clause);
-                params.push(v);
-            };
-            use rusqlite::types::Value as V;
-            if let Some(u) = &q.user {
-                add(" AND user_name = ?", V::Text(u.clone()));
-            }
-            if let Some(ip) = &q.ip {
-                add(" AND client_ip = ?", V::Text(ip.clone()));
-            }
-            if let Some(d) = &q.device {
-                add(" AND device = ?", V::Text(d.clone()));
-            }
-            if let Some(s) = &q.site {
-                add(" AND site = ?", V::Text(s.clone()));
-            }
-            if let Some(g) = &q.group {
-                add(" AND group_name = ?", V::Text(g.clone()));
-            }
-            if let Some(t) = q.since_us {
-                add(" AND time_us >= ?", V::Integer(t));
-            }
-            if let Some(t) = q.until_us {
-                add(" AND time_us < ?", V::Integer(t));
-            }
-            if let Some(a) = &q.action {
-                add(" AND action = ?", V::Text(a.clone()));
-            }
-            if let Some(c) = &q.category {
-                add(
-                    " AND categories LIKE ? ESCAPE '\\'",
-                    V::Text(like_escape(&format!(",{c},"))),
-                );
-            }
-            if let Some(s) = &q.search {
-                add(" AND search LIKE ? ESCAPE '\\'", V::Text(like_escape(s)));
-            }
-            if let Some((t, r)) = q.before {
-                sql.push_str(" AND (time_us < ? OR (time_us = ? AND reference < ?))");
-                params.extend([V::Integer(t), V::Integer(t), V::Integer(r)]);
-            }
+            let (conditions, values) = conditions(q, "LIKE");
+            let mut sql = format!("SELECT {COLUMNS} FROM {} WHERE 1=1{conditions}", table(day));
+            let params: Vec<rusqlite::types::Value> = values
+                .into_iter()
+                .map(|v| match v {
+                    SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+                    SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+                })
+                .collect();
             sql.push_str(&format!(
                 " ORDER BY time_us DESC, reference DESC LIMIT {}",
                 limit - out.len()
