@@ -127,22 +127,9 @@ impl DomainTable {
         if n == 0 || !self.may_contain(hash) {
             return None;
         }
-        let fp = (hash >> 48) as u16;
-        let mut i = home(hash, n);
-        loop {
-            let slot = self.slots[i];
-            let set = slot_set(slot);
-            if set == EMPTY_SET {
-                return None;
-            }
-            if slot_fp(slot) == fp && self.name_at(slot_offset(slot)) == name {
-                return Some(SetId(set));
-            }
-            i += 1;
-            if i == n {
-                i = 0;
-            }
-        }
+        probe(&self.slots, &self.arena, name, hash)
+            .ok()
+            .map(|i| SetId(slot_set(self.slots[i])))
     }
 
     pub fn get(&self, name: &[u8]) -> Option<SetId> {
@@ -222,12 +209,8 @@ impl DomainTableBuilder {
         }
         let hash = self.hasher.hash_one(name);
         let fp = (hash >> 48) as u16;
-        let n = self.slots.len();
-        let mut i = home(hash, n);
-        loop {
-            let slot = self.slots[i];
-            let set = slot_set(slot);
-            if set == EMPTY_SET {
+        match probe(&self.slots, &self.arena, name, hash) {
+            Err(i) => {
                 let offset = u32::try_from(self.arena.len()).map_err(|_| TableError::ArenaFull)?;
                 self.arena.push(name.len() as u8);
                 self.arena.extend_from_slice(name);
@@ -237,19 +220,15 @@ impl DomainTableBuilder {
                 if !name.contains(&b'.') {
                     self.has_single_labels = true;
                 }
-                return Ok(());
             }
-            if slot_fp(slot) == fp && arena_name(&self.arena, slot_offset(slot)) == name {
-                let merged = sets.get(SetId(set)).union(mask);
+            Ok(i) => {
+                let slot = self.slots[i];
+                let merged = sets.get(SetId(slot_set(slot))).union(mask);
                 let id = sets.intern(merged)?;
                 self.slots[i] = make_slot(slot_offset(slot) as u32, id.0, fp);
-                return Ok(());
-            }
-            i += 1;
-            if i == n {
-                i = 0;
             }
         }
+        Ok(())
     }
 
     fn resize(&mut self, new_len: usize) {
@@ -258,13 +237,7 @@ impl DomainTableBuilder {
             let hash = self
                 .hasher
                 .hash_one(arena_name(&self.arena, slot_offset(slot)));
-            let mut i = home(hash, new_len);
-            while slot_set(slots[i]) != EMPTY_SET {
-                i += 1;
-                if i == new_len {
-                    i = 0;
-                }
-            }
+            let i = first_empty(&slots, hash);
             slots[i] = slot;
         }
         self.slots = slots;
@@ -280,22 +253,9 @@ impl DomainTableBuilder {
 
     fn find(&self, name: &[u8]) -> Option<u16> {
         let hash = self.hasher.hash_one(name);
-        let fp = (hash >> 48) as u16;
-        let n = self.slots.len();
-        let mut i = home(hash, n);
-        loop {
-            let slot = self.slots[i];
-            if slot_set(slot) == EMPTY_SET {
-                return None;
-            }
-            if slot_fp(slot) == fp && arena_name(&self.arena, slot_offset(slot)) == name {
-                return Some(slot_set(slot));
-            }
-            i += 1;
-            if i == n {
-                i = 0;
-            }
-        }
+        probe(&self.slots, &self.arena, name, hash)
+            .ok()
+            .map(|i| slot_set(self.slots[i]))
     }
 
     /// Drops every name that a parent domain in the table already covers
@@ -348,13 +308,7 @@ impl DomainTableBuilder {
             let name = arena_name(&self.arena, *offset as usize);
             has_single_labels |= !name.contains(&b'.');
             let hash = self.hasher.hash_one(name);
-            let mut i = home(hash, n);
-            while slot_set(slots[i]) != EMPTY_SET {
-                i += 1;
-                if i == n {
-                    i = 0;
-                }
-            }
+            let i = first_empty(&slots, hash);
             slots[i] = make_slot(*offset, *set, (hash >> 48) as u16);
         }
         let arena = self.arena.into_boxed_slice();
@@ -447,6 +401,42 @@ fn build_filter(names: impl Iterator<Item = u64>, count: usize) -> Box<[[u64; 8]
 
 fn capacity_for(n: usize) -> usize {
     ((n as f64 / MAX_LOAD) as usize + 1).max(8)
+}
+
+/// Linear probing from `hash`'s home: `Ok(slot)` where `name` is, or
+/// `Err(slot)`, the empty slot where it would go. `slots` must not be empty
+/// and must hold an empty slot (the load factor sees to that).
+#[inline]
+fn probe(slots: &[u64], arena: &[u8], name: &[u8], hash: u64) -> Result<usize, usize> {
+    let fp = (hash >> 48) as u16;
+    let n = slots.len();
+    let mut i = home(hash, n);
+    loop {
+        let slot = slots[i];
+        if slot_set(slot) == EMPTY_SET {
+            return Err(i);
+        }
+        if slot_fp(slot) == fp && arena_name(arena, slot_offset(slot)) == name {
+            return Ok(i);
+        }
+        i += 1;
+        if i == n {
+            i = 0;
+        }
+    }
+}
+
+/// The first empty slot from `hash`'s home, for names known to be absent.
+fn first_empty(slots: &[u64], hash: u64) -> usize {
+    let n = slots.len();
+    let mut i = home(hash, n);
+    while slot_set(slots[i]) != EMPTY_SET {
+        i += 1;
+        if i == n {
+            i = 0;
+        }
+    }
+    i
 }
 
 fn arena_name(arena: &[u8], offset: usize) -> &[u8] {
