@@ -22,6 +22,8 @@ pub struct PolicyConfig {
     pub overrides: Vec<OverrideConfig>,
     /// Which subnets belong to which group and site.
     pub identities: Vec<IdentityMapping>,
+    /// Devices that carry their own identity, such as a laptop's DoH token.
+    pub devices: Vec<DeviceConfig>,
 }
 
 fn default_groups() -> BTreeMap<String, GroupConfig> {
@@ -48,6 +50,7 @@ impl Default for PolicyConfig {
             groups: default_groups(),
             overrides: Vec::new(),
             identities: Vec::new(),
+            devices: Vec::new(),
         }
     }
 }
@@ -147,6 +150,21 @@ pub struct GroupConfig {
     pub safesearch: SafeSearchConfig,
     /// Windows of the week that change the rules above.
     pub schedule: Vec<ScheduleConfig>,
+    /// How the DNS filter answers a blocked name.
+    pub dns_block: DnsBlock,
+}
+
+/// The DNS answer to a blocked name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsBlock {
+    /// The block page's address, so a browser shows why (the default).
+    #[default]
+    Page,
+    /// `0.0.0.0` and `::`: nothing is reached and nothing is shown.
+    Null,
+    Nxdomain,
+    Refused,
 }
 
 /// Categories that harm pupils; the defaults block them.
@@ -261,6 +279,25 @@ pub struct OverrideConfig {
     pub reason: String,
     #[serde(default)]
     pub requested_by: Option<String>,
+}
+
+/// A device with its own identity. Its DoH token (`/dns-query/<token>`)
+/// says who is asking wherever the device is, so laptops are filtered
+/// off-site too.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceConfig {
+    pub name: String,
+    /// A secret of at least 16 characters from `[A-Za-z0-9_-]`.
+    pub doh_token: String,
+    /// The device's owner.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The owner's group; the default group if unset.
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
 }
 
 /// A subnet's group and site.

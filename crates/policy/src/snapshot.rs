@@ -11,7 +11,7 @@ use tutela_lists::format::{parse_line, Format, Line};
 use tutela_lists::{CategoryMask, Index, IndexBuilder, Usage};
 
 use crate::config::{
-    GroupConfig, OverrideAction, PolicyConfig, Role, SafeSearchConfig, ScheduleConfig,
+    DnsBlock, GroupConfig, OverrideAction, PolicyConfig, Role, SafeSearchConfig, ScheduleConfig,
     CIRCUMVENTION,
 };
 use crate::safesearch::{enforce, engine_of};
@@ -44,6 +44,10 @@ pub enum PolicyError {
         value: String,
         reason: String,
     },
+    #[error("{place}: a DoH token needs at least 16 characters from A-Z, a-z, 0-9, - and _")]
+    DeviceToken { place: String },
+    #[error("{place}: this DoH token is already another device's")]
+    DuplicateToken { place: String },
     #[error("{place}: `{category}` is an illegal-content tier list; nothing can allow it")]
     IllegalAllowed { place: String, category: String },
 }
@@ -124,10 +128,20 @@ impl Window {
     }
 }
 
+/// A device known by its DoH token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    pub name: String,
+    pub user: Option<String>,
+    pub group: usize,
+    pub site: Option<String>,
+}
+
 /// One group, compiled.
 pub struct Group {
     pub name: String,
     pub role: Role,
+    pub dns_block: DnsBlock,
     allow: CategoryMask,
     block: CategoryMask,
     allow_sites: Sites,
@@ -166,6 +180,7 @@ pub struct Snapshot {
     /// Every override's sites together, to skip the overrides quickly.
     override_sites: Sites,
     identities: Vec<(ipnet::IpNet, usize, Option<String>)>,
+    devices: HashMap<String, Device>,
     timezone: TimeZone,
     warnings: Vec<String>,
 }
@@ -320,6 +335,29 @@ impl Snapshot {
             let place = format!("identities[{i}]");
             identities.push((m.subnet, group_index(&place, &m.group)?, m.site.clone()));
         }
+        let mut devices = HashMap::new();
+        for (i, d) in config.devices.iter().enumerate() {
+            let place = format!("devices[{i}]");
+            let token_ok = d.doh_token.len() >= 16
+                && d.doh_token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !token_ok {
+                return Err(PolicyError::DeviceToken { place });
+            }
+            let device = Device {
+                name: d.name.clone(),
+                user: d.user.clone(),
+                group: match &d.group {
+                    Some(g) => group_index(&place, g)?,
+                    None => default_group,
+                },
+                site: d.site.clone(),
+            };
+            if devices.insert(d.doh_token.clone(), device).is_some() {
+                return Err(PolicyError::DuplicateToken { place });
+            }
+        }
         // Longest prefix first, so the first containing subnet is the best.
         identities.sort_by_key(|(net, _, _)| std::cmp::Reverse(net.prefix_len()));
         if illegal.domain_count() == 0 && illegal.url_prefix_count() == 0 {
@@ -338,6 +376,7 @@ impl Snapshot {
             default_group,
             overrides,
             identities,
+            devices,
             timezone,
             warnings,
         })
@@ -376,6 +415,7 @@ impl Snapshot {
         Ok(Group {
             name: name.to_string(),
             role: g.role,
+            dns_block: g.dns_block,
             allow,
             block,
             allow_sites: Sites::build(&format!("{place}.allow_sites"), &g.allow_sites)?,
@@ -433,17 +473,23 @@ impl Snapshot {
         self.default_group
     }
 
+    /// The device whose DoH token this is.
+    pub fn device_by_token(&self, token: &str) -> Option<&Device> {
+        self.devices.get(token)
+    }
+
     /// The group and site of a client address, by the most specific mapping.
     pub fn identify(&self, ip: IpAddr) -> (usize, Option<&str>) {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
-            v4 => v4,
-        };
+        self.mapped(ip).unwrap_or((self.default_group, None))
+    }
+
+    /// The group and site of a client address if a mapping names it.
+    pub fn mapped(&self, ip: IpAddr) -> Option<(usize, Option<&str>)> {
+        let ip = ip.to_canonical();
         self.identities
             .iter()
             .find(|(net, _, _)| net.contains(&ip))
             .map(|(_, g, site)| (*g, site.as_deref()))
-            .unwrap_or((self.default_group, None))
     }
 
     /// Decides what `identity` may do with `target` at `at`.

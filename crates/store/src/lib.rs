@@ -10,6 +10,7 @@
 //! writer thread batches them in, spilling to a journal on disk when the
 //! queue is full or the database is down.
 
+pub mod access;
 pub mod event;
 pub mod journal;
 pub mod postgres;
@@ -19,6 +20,7 @@ pub mod writer;
 
 use std::path::PathBuf;
 
+pub use access::{event_for, Request};
 pub use event::{search_terms, AccessEvent, EventRef, Protocol, RefGenerator};
 pub use query::{write_csv, EventQuery};
 pub use writer::{EventSink, StatsSnapshot, Writer, WriterConfig};
