@@ -17,7 +17,9 @@ pub mod wire;
 pub use filter::{Client, DnsFilter, FilterCounts, FilterOptions, Pending, Step, Transport};
 pub use listen::{tls_server_config, DnsServer, Listen};
 pub use settings::DnsSettings;
-pub use upstream::{Spec as UpstreamSpec, UpstreamError, UpstreamOptions, Upstreams};
+pub use upstream::{
+    read_pem_certificates, Spec as UpstreamSpec, UpstreamError, UpstreamOptions, Upstreams,
+};
 
 /// Why the DNS filter could not start.
 #[derive(Debug, thiserror::Error)]

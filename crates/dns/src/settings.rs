@@ -56,7 +56,7 @@ impl Default for DnsSettings {
         DnsSettings {
             upstreams: vec!["9.9.9.9".into(), "149.112.112.112".into()],
             allowed_clients: vec![
-                ipnet::IpNet::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8).unwrap_or_default(),
+                ipnet::IpNet::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8).unwrap_or_default(),
                 ipnet::IpNet::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 128).unwrap_or_default(),
             ],
             tls_listen: None,

@@ -638,6 +638,24 @@ impl DohClient {
     }
 }
 
+/// The certificates in a PEM file, as extra trust anchors.
+pub fn read_pem_certificates(
+    path: &std::path::Path,
+) -> Result<Vec<rustls::pki_types::CertificateDer<'static>>, UpstreamError> {
+    let pem =
+        std::fs::read(path).map_err(|e| UpstreamError::Tls(format!("{}: {e}", path.display())))?;
+    let certs = rustls_pemfile::certs(&mut &pem[..])
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| UpstreamError::Tls(format!("{}: {e}", path.display())))?;
+    if certs.is_empty() {
+        return Err(UpstreamError::Tls(format!(
+            "{}: no certificate in it",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
 /// A TLS client configuration trusting the web PKI and `extra`.
 pub fn tls_client_config(
     extra: &[rustls::pki_types::CertificateDer<'static>],

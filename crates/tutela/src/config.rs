@@ -31,6 +31,8 @@ pub struct Config {
     pub illegal: Vec<SourceConfig>,
     pub policy: PolicyConfig,
     pub store: Store,
+    /// The DNS filter; it listens on `listeners.dns` (UDP and TCP).
+    pub dns: tutela_dns::DnsSettings,
 }
 
 /// Where access events and records are kept.
@@ -97,6 +99,7 @@ impl Default for Config {
             illegal: Vec::new(),
             policy: PolicyConfig::default(),
             store: Store::default(),
+            dns: tutela_dns::DnsSettings::default(),
         }
     }
 }
@@ -171,6 +174,25 @@ pub fn parse_duration_or_zero(text: &str) -> Result<Duration> {
 }
 
 impl Config {
+    /// The DNS filter's settings with their durations read.
+    pub fn dns_options(&self) -> Result<(tutela_dns::FilterOptions, std::time::Duration)> {
+        let d = &self.dns;
+        let serve_stale = parse_duration_or_zero(&d.serve_stale)
+            .with_context(|| format!("dns.serve_stale = {:?}", d.serve_stale))?;
+        let upstream_timeout = parse_duration(&d.upstream_timeout)
+            .with_context(|| format!("dns.upstream_timeout = {:?}", d.upstream_timeout))?;
+        let options = tutela_dns::FilterOptions {
+            allowed_clients: d.allowed_clients.clone(),
+            block_page_ipv4: d.block_page_ipv4,
+            block_page_ipv6: d.block_page_ipv6,
+            cache_entries: d.cache_entries,
+            serve_stale,
+            client_rate_limit: d.client_rate_limit,
+            strip_ech: d.strip_ech,
+        };
+        Ok((options, upstream_timeout))
+    }
+
     /// Reads `path`, or returns the defaults when there is none. Relative
     /// paths in the file are taken from the file's own folder.
     pub fn load(path: Option<&Path>) -> Result<Config> {
@@ -200,6 +222,18 @@ impl Config {
         if self.store.batch_size == 0 || self.store.queue_capacity == 0 {
             bail!("store.batch_size and store.queue_capacity must be above zero");
         }
+        self.dns_options()?;
+        for (i, u) in self.dns.upstreams.iter().enumerate() {
+            tutela_dns::UpstreamSpec::parse(u).with_context(|| format!("dns.upstreams[{i}]"))?;
+        }
+        if self.dns.certificate.is_some() != self.dns.key.is_some() {
+            bail!("dns.certificate and dns.key go together");
+        }
+        if (self.dns.tls_listen.is_some() || self.dns.https_listen.is_some())
+            && self.dns.certificate.is_none()
+        {
+            bail!("dns.tls_listen and dns.https_listen need dns.certificate and dns.key");
+        }
         let mut names = std::collections::HashSet::new();
         for (section, sources) in [
             ("lists.sources", &self.lists.sources),
@@ -222,6 +256,16 @@ impl Config {
             }
         };
         fix(&mut self.data_dir);
+        for p in [
+            &mut self.dns.certificate,
+            &mut self.dns.key,
+            &mut self.dns.upstream_ca,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            fix(p);
+        }
         for s in self.lists.sources.iter_mut().chain(self.illegal.iter_mut()) {
             if let Some(p) = s.path.as_mut() {
                 fix(p);

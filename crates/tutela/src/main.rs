@@ -2,6 +2,7 @@
 //! and (later) listeners and the store together.
 
 mod config;
+mod dns;
 mod events;
 mod policy_load;
 
@@ -446,6 +447,7 @@ async fn serve_async(config: Config) -> Result<()> {
     };
     let engine = Arc::new(Engine::new(first.snapshot));
     log_loaded(&first.lists, engine.snapshot().generation());
+    let dns = dns::Dns::start(&config, engine.clone(), writer.sink()).await?;
     let interval = config.lists.refresh_interval()?;
     let refresher = {
         let (engine, config) = (engine.clone(), config.clone());
@@ -468,35 +470,49 @@ async fn serve_async(config: Config) -> Result<()> {
             }
         })
     };
-    // The writer's counters, where an administrator will look for them.
-    let counters = writer.sink().map(|sink| {
+    // The counters, where an administrator will look for them.
+    let counters = {
+        let sink = writer.sink();
+        let filter = dns.filter.clone();
         tokio::spawn(async move {
-            let mut last = None;
+            let (mut last_store, mut last_dns) = (None, None);
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(300)).await;
-                let stats = sink.stats();
-                if last != Some(stats) {
-                    tracing::info!(?stats, "event store counters");
-                    last = Some(stats);
+                if let Some(sink) = &sink {
+                    let stats = sink.stats();
+                    if last_store != Some(stats) {
+                        tracing::info!(?stats, "event store counters");
+                        last_store = Some(stats);
+                    }
+                }
+                let counts = filter.stats.counts();
+                if last_dns != Some(counts) {
+                    let upstreams = filter.upstreams().status();
+                    tracing::info!(
+                        ?counts,
+                        cached = filter.cache_len(),
+                        ?upstreams,
+                        "DNS counters"
+                    );
+                    last_dns = Some(counts);
                 }
             }
         })
-    });
+    };
     tracing::info!(
-        dns = %config.listeners.dns,
         proxy = %config.listeners.proxy,
         console = %config.listeners.console,
-        "policy engine running; listeners arrive with the DNS, proxy and console releases. Ctrl-C stops."
+        "running; the proxy and console listeners arrive with their releases. Ctrl-C stops."
     );
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     refresher.abort();
-    if let Some(counters) = counters {
-        // Its sink must be gone before the writer can finish.
-        counters.abort();
-        let _ = counters.await;
-    }
+    // The counters' sink and the filter's must be gone before the writer
+    // can finish.
+    counters.abort();
+    let _ = counters.await;
+    tokio::task::spawn_blocking(move || dns.stop()).await?;
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await?;
     tracing::info!(?stats, "event writer stopped");
     tracing::info!("stopped");
