@@ -2,7 +2,7 @@
 //! so the UDP threads rarely meet on a lock.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -36,9 +36,7 @@ impl RateLimiter {
 
     /// Whether `client` may make one more query at `now`.
     pub fn allow(&self, client: IpAddr, now: Instant) -> bool {
-        let mut h = self.hasher.build_hasher();
-        client.hash(&mut h);
-        let shard = &self.shards[h.finish() as usize % SHARDS];
+        let shard = &self.shards[self.hasher.hash_one(client) as usize % SHARDS];
         let Ok(mut buckets) = shard.lock() else {
             return true;
         };

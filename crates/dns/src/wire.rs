@@ -612,7 +612,7 @@ pub fn fit_udp(answer: Vec<u8>, packet: &[u8], query: &Query) -> Vec<u8> {
     if answer.len() <= query.udp_limit() {
         return answer;
     }
-    let mut out = ResponseBuilder::new(packet, query, (answer[3] & 0xf) as u8).finish(query);
+    let mut out = ResponseBuilder::new(packet, query, answer[3] & 0xf).finish(query);
     out[2] |= (FLAG_TC >> 8) as u8;
     out
 }
