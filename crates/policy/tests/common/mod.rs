@@ -70,6 +70,7 @@ pub fn policy(default_group: &str, groups: Vec<(&str, GroupConfig)>) -> PolicyCo
             .collect(),
         overrides: Vec::new(),
         identities: Vec::new(),
+        devices: Vec::new(),
     }
 }
 
