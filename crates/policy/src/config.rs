@@ -300,6 +300,17 @@ pub struct DeviceConfig {
     pub site: Option<String>,
 }
 
+impl DeviceConfig {
+    /// Whether `token` is long and plain enough to be a DoH token: a URL
+    /// path segment that cannot be guessed.
+    pub fn token_is_valid(token: &str) -> bool {
+        token.len() >= 16
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+}
+
 /// A subnet's group and site.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

@@ -11,8 +11,8 @@ use tutela_lists::format::{parse_line, Format, Line};
 use tutela_lists::{CategoryMask, Index, IndexBuilder, Usage};
 
 use crate::config::{
-    DnsBlock, GroupConfig, OverrideAction, PolicyConfig, Role, SafeSearchConfig, ScheduleConfig,
-    CIRCUMVENTION,
+    DeviceConfig, DnsBlock, GroupConfig, OverrideAction, PolicyConfig, Role, SafeSearchConfig,
+    ScheduleConfig, CIRCUMVENTION,
 };
 use crate::safesearch::{enforce, engine_of};
 use crate::target::Target;
@@ -338,11 +338,7 @@ impl Snapshot {
         let mut devices = HashMap::new();
         for (i, d) in config.devices.iter().enumerate() {
             let place = format!("devices[{i}]");
-            let token_ok = d.doh_token.len() >= 16
-                && d.doh_token
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-            if !token_ok {
+            if !DeviceConfig::token_is_valid(&d.doh_token) {
                 return Err(PolicyError::DeviceToken { place });
             }
             let device = Device {

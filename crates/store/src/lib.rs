@@ -50,6 +50,37 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
+/// A subnet mapping kept in the store (managed from the console).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSubnet {
+    pub subnet: String,
+    pub group: String,
+    pub site: Option<String>,
+}
+
+/// A device with a DoH token, kept in the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredDevice {
+    pub name: String,
+    pub doh_token: String,
+    /// The owner's username, unless the owner is disabled or there is none.
+    pub user: Option<String>,
+    /// The owner's first group (by id).
+    pub group: Option<String>,
+    pub site: Option<String>,
+}
+
+/// The identity mappings in the store; the SQL is the same for both
+/// dialects.
+pub const SUBNETS_SQL: &str = "SELECT m.subnet, g.name, s.name FROM identity_mappings m \
+     JOIN groups g ON g.id = m.group_id LEFT JOIN sites s ON s.id = m.site_id ORDER BY m.id";
+/// Devices with tokens whose owner, if any, is not disabled.
+pub const DEVICES_SQL: &str = "SELECT d.name, d.doh_token, u.username, \
+     (SELECT g.name FROM memberships mb JOIN groups g ON g.id = mb.group_id \
+      WHERE mb.user_id = u.id ORDER BY g.id LIMIT 1), s.name \
+     FROM devices d LEFT JOIN users u ON u.id = d.owner_id LEFT JOIN sites s ON s.id = d.site_id \
+     WHERE d.doh_token IS NOT NULL AND (u.id IS NULL OR NOT u.disabled) ORDER BY d.id";
+
 /// What every backend can do.
 pub trait Backend: Send {
     /// `sqlite` or `postgres`.
@@ -112,6 +143,8 @@ pub trait Backend: Send {
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64, StoreError>;
     /// Newest first.
     fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Subnet mappings and DoH devices, for the policy.
+    fn identities(&mut self) -> Result<(Vec<StoredSubnet>, Vec<StoredDevice>), StoreError>;
     /// Runs SQL as is; for tests and administration.
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError>;
     /// `ok`, or what the database's own check found.

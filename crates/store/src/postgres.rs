@@ -366,6 +366,34 @@ impl Backend for Postgres {
             .collect())
     }
 
+    fn identities(
+        &mut self,
+    ) -> Result<(Vec<crate::StoredSubnet>, Vec<crate::StoredDevice>), StoreError> {
+        let subnets = self
+            .client
+            .query(crate::SUBNETS_SQL, &[])?
+            .iter()
+            .map(|r| crate::StoredSubnet {
+                subnet: r.get(0),
+                group: r.get(1),
+                site: r.get(2),
+            })
+            .collect();
+        let devices = self
+            .client
+            .query(crate::DEVICES_SQL, &[])?
+            .iter()
+            .map(|r| crate::StoredDevice {
+                name: r.get(0),
+                doh_token: r.get(1),
+                user: r.get(2),
+                group: r.get(3),
+                site: r.get(4),
+            })
+            .collect();
+        Ok((subnets, devices))
+    }
+
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError> {
         self.client.batch_execute(sql)?;
         Ok(())

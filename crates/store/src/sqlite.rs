@@ -301,6 +301,34 @@ impl Backend for Sqlite {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    fn identities(
+        &mut self,
+    ) -> Result<(Vec<crate::StoredSubnet>, Vec<crate::StoredDevice>), StoreError> {
+        let mut stmt = self.conn.prepare(crate::SUBNETS_SQL)?;
+        let subnets = stmt
+            .query_map([], |r| {
+                Ok(crate::StoredSubnet {
+                    subnet: r.get(0)?,
+                    group: r.get(1)?,
+                    site: r.get(2)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        let mut stmt = self.conn.prepare(crate::DEVICES_SQL)?;
+        let devices = stmt
+            .query_map([], |r| {
+                Ok(crate::StoredDevice {
+                    name: r.get(0)?,
+                    doh_token: r.get(1)?,
+                    user: r.get(2)?,
+                    group: r.get(3)?,
+                    site: r.get(4)?,
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok((subnets, devices))
+    }
+
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError> {
         self.conn.execute_batch(sql)?;
         Ok(())

@@ -180,6 +180,23 @@ impl Shared {
     }
 }
 
+/// Lowers the calling thread's CPU priority (nice 10), so that when the
+/// machine is busy, answering queries and requests comes before writing
+/// their log: the queue and the journal absorb the difference.
+fn yield_to_listeners() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain system calls on the calling thread's own id.
+        let rc = unsafe {
+            let tid = libc::gettid();
+            libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10)
+        };
+        if rc != 0 {
+            tracing::debug!("cannot lower the event writer's priority");
+        }
+    }
+}
+
 /// The handle listeners log through. Cheap to clone; never blocks on the
 /// database.
 #[derive(Clone)]
@@ -245,7 +262,10 @@ impl Writer {
         };
         let thread = std::thread::Builder::new()
             .name("tutela-event-writer".into())
-            .spawn(move || worker.run(rx))
+            .spawn(move || {
+                yield_to_listeners();
+                worker.run(rx)
+            })
             .map_err(|source| JournalError::Io {
                 path: PathBuf::from("<writer thread>"),
                 source,
@@ -541,7 +561,9 @@ impl Worker {
             tracing::error!("cannot remove replayed journal {}: {e}", file.display());
         }
         if !outcome.events.is_empty() {
-            tracing::info!(
+            // Under sustained load this happens several times a second; the
+            // counters carry the totals.
+            tracing::debug!(
                 events = outcome.events.len(),
                 "replayed spilled events into the store"
             );

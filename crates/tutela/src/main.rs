@@ -451,7 +451,18 @@ async fn serve_async(config: Config) -> Result<()> {
     let interval = config.lists.refresh_interval()?;
     let refresher = {
         let (engine, config) = (engine.clone(), config.clone());
+        // The start read the cache; only URL sources can have news yet.
+        // Local files are read again at the next refresh.
+        let fetch_now = config
+            .lists
+            .sources
+            .iter()
+            .chain(&config.illegal)
+            .any(|s| s.url.is_some());
         tokio::spawn(async move {
+            if !fetch_now {
+                tokio::time::sleep(interval).await;
+            }
             loop {
                 let config = config.clone();
                 match tokio::task::spawn_blocking(move || load(&config, Mode::Refresh)).await {

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use tutela_lists::{LoadOptions, LoadReport};
-use tutela_policy::Snapshot;
+use tutela_policy::config::IdentityMapping;
+use tutela_policy::{DeviceConfig, PolicyConfig, Snapshot};
 
 use crate::config::Config;
 
@@ -44,7 +45,8 @@ pub fn load(config: &Config, mode: Mode) -> Result<Loaded> {
     let (index, lists) = tutela_lists::compile(&config.lists.sources, &options);
     let (illegal, illegal_report) = tutela_lists::compile(&config.illegal, &options);
 
-    let snapshot = Snapshot::build(&config.policy, Arc::new(index), Arc::new(illegal))
+    let policy = with_stored_identities(config);
+    let snapshot = Snapshot::build(&policy, Arc::new(index), Arc::new(illegal))
         .context("bad [policy] section")?;
     for warning in snapshot.warnings() {
         tracing::warn!("{warning}");
@@ -54,4 +56,66 @@ pub fn load(config: &Config, mode: Mode) -> Result<Loaded> {
         lists,
         illegal: illegal_report,
     })
+}
+
+/// The configured policy plus the subnet mappings and DoH devices kept in
+/// the store. A stored row that names an unknown group, has a bad subnet or
+/// repeats a configured token is skipped with a warning, so one bad row
+/// never stops the policy loading; an unreachable store leaves the file's
+/// mappings alone.
+pub fn with_stored_identities(config: &Config) -> PolicyConfig {
+    let mut policy = config.policy.clone();
+    let store = config.store_config();
+    if let tutela_store::StoreConfig::Sqlite(path) = &store {
+        if !path.exists() {
+            return policy;
+        }
+    }
+    let stored = store.open().and_then(|mut db| db.identities());
+    let (subnets, devices) = match stored {
+        Ok(x) => x,
+        Err(e) => {
+            tracing::warn!("identity mappings in the store are not available: {e}");
+            return policy;
+        }
+    };
+    for row in subnets {
+        let Ok(subnet) = row.subnet.trim().parse::<ipnet::IpNet>().or_else(|_| {
+            row.subnet
+                .trim()
+                .parse::<std::net::IpAddr>()
+                .map(ipnet::IpNet::from)
+        }) else {
+            tracing::warn!(subnet = %row.subnet, "stored identity mapping skipped: not a subnet");
+            continue;
+        };
+        if !policy.groups.contains_key(&row.group) {
+            tracing::warn!(%subnet, group = %row.group, "stored identity mapping skipped: no such group");
+            continue;
+        }
+        policy.identities.push(IdentityMapping {
+            subnet,
+            group: row.group,
+            site: row.site,
+        });
+    }
+    for row in devices {
+        if !DeviceConfig::token_is_valid(&row.doh_token) {
+            tracing::warn!(device = %row.name, "stored device skipped: its DoH token is too short or has characters outside A-Z, a-z, 0-9, - and _");
+            continue;
+        }
+        if policy.devices.iter().any(|d| d.doh_token == row.doh_token) {
+            tracing::warn!(device = %row.name, "stored device skipped: its DoH token is also in the config file");
+            continue;
+        }
+        let group = row.group.filter(|g| policy.groups.contains_key(g));
+        policy.devices.push(DeviceConfig {
+            name: row.name,
+            doh_token: row.doh_token,
+            user: row.user,
+            group,
+            site: row.site,
+        });
+    }
+    policy
 }
