@@ -219,7 +219,7 @@ impl DnsFilter {
                 };
             }
         }
-        let snapshot = self.engine.snapshot();
+        let snapshot = self.engine.current();
         let device = client.token.and_then(|t| snapshot.device_by_token(t));
         let (group, site) = match device {
             Some(d) => (d.group, d.site.as_deref()),
@@ -255,7 +255,7 @@ impl DnsFilter {
                 packet: packet.to_vec(),
                 query,
                 transport: client.transport,
-                snapshot,
+                snapshot: arc_swap::Guard::into_inner(snapshot),
                 decided: None,
             }));
         };
@@ -292,7 +292,7 @@ impl DnsFilter {
                     decided: Some((target, verdict, who.owned())),
                     query,
                     transport: client.transport,
-                    snapshot,
+                    snapshot: arc_swap::Guard::into_inner(snapshot),
                 }))
             }
             Action::SafeSearch => Step::Resolve(Box::new(Pending {
@@ -300,7 +300,7 @@ impl DnsFilter {
                 decided: Some((target, verdict, who.owned())),
                 query,
                 transport: client.transport,
-                snapshot,
+                snapshot: arc_swap::Guard::into_inner(snapshot),
             })),
         }
     }

@@ -33,6 +33,14 @@ impl Engine {
         self.current.load_full()
     }
 
+    /// The current snapshot for the span of one decision: cheaper than
+    /// [`Engine::snapshot`] (no shared reference count to bump on every
+    /// query); `arc_swap::Guard::into_inner` turns it into an `Arc` for work
+    /// that outlives the decision.
+    pub fn current(&self) -> arc_swap::Guard<Arc<Snapshot>> {
+        self.current.load()
+    }
+
     /// Makes `next` current and returns its generation.
     pub fn install(&self, mut next: Snapshot) -> u64 {
         let generation = self.generations.fetch_add(1, Ordering::Relaxed) + 1;
