@@ -4,14 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System packages the tests use. Nothing beyond the Rust toolchain yet; the
-# DNS, proxy and console issues add dig, curl and headless Chromium here.
-need_packages=()
+# System packages the tests use: dig (DNS, DoT and DoH client) for the DNS
+# filter's end-to-end tests.
+need_packages=(bind9-dnsutils)
 if [ ${#need_packages[@]} -gt 0 ]; then
   missing=()
   for p in "${need_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   if [ ${#missing[@]} -gt 0 ]; then
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
   fi
 fi
 

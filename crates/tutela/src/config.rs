@@ -223,6 +223,9 @@ impl Config {
             bail!("store.batch_size and store.queue_capacity must be above zero");
         }
         self.dns_options()?;
+        if self.dns.upstreams.is_empty() {
+            bail!("dns.upstreams: at least one upstream resolver is needed");
+        }
         for (i, u) in self.dns.upstreams.iter().enumerate() {
             tutela_dns::UpstreamSpec::parse(u).with_context(|| format!("dns.upstreams[{i}]"))?;
         }

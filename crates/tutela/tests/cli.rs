@@ -54,6 +54,9 @@ fn config(dir: &Path, extra: &str) -> PathBuf {
         r#"
 data_dir = "data"
 
+[listeners]
+dns = "127.0.0.1:0"
+
 [[lists.sources]]
 name = "ut1"
 path = "{ut1}"
@@ -557,7 +560,7 @@ fn serve_until(cfg: &Path, ready: &Path) -> String {
     let out = child.wait_with_output().unwrap();
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{log}");
-    assert!(log.contains("policy engine running"), "{log}");
+    assert!(log.contains("DNS filter listening"), "{log}");
     assert!(log.contains("stopped"), "{log}");
     log
 }
@@ -586,4 +589,107 @@ fn serve_keeps_filtering_while_the_database_is_down() {
     );
     let log = serve_until(&cfg, &tmp.path().join("data/journal"));
     assert!(log.contains("event store unavailable"), "{log}");
+}
+
+/// `dig` at 127.0.0.1:`port`; `dig` must be installed (scripts/test.sh
+/// installs it).
+fn dig(port: u16, args: &[&str]) -> String {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+tries=1", "+time=2"])
+        .args(args)
+        .output()
+        .expect("dig is needed: apt-get install -y bind9-dnsutils");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn serve_answers_dns_by_group_and_logs_every_query() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = {
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = udp.local_addr().unwrap().port();
+        std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+        port
+    };
+    // Nothing listens on the upstream: blocks and canaries need none.
+    let dead = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cfg = config(
+        tmp.path(),
+        &format!(
+            "[[policy.identities]]\nsubnet = \"127.0.0.2/32\"\ngroup = \"open\"\n\n[dns]\nupstreams = [\"{dead}\"]\nupstream_timeout = \"200ms\"\n"
+        ),
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "dns = \"127.0.0.1:0\"",
+        &format!("dns = \"127.0.0.1:{port}\""),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let gambling = first_domain(&ut1_dir(), "gambling").expect("a gambling domain");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tutela"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("TUTELA_LOG", "info")
+        .env_remove("TUTELA_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut blocked = String::new();
+    while std::time::Instant::now() < deadline {
+        blocked = dig(port, &[&format!("www.{gambling}"), "A"]);
+        if blocked.contains("ANSWER SECTION") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Pupils (the default group) get the block page's address.
+    assert!(blocked.contains("\t127.0.0.1"), "{blocked}");
+    let canary = dig(port, &["use-application-dns.net"]);
+    assert!(canary.contains("status: NXDOMAIN"), "{canary}");
+    // The "open" group (127.0.0.2) blocks nothing: the query goes upstream,
+    // which is dead, so SERVFAIL, and never the block page.
+    let open = dig(port, &["-b", "127.0.0.2", &format!("www.{gambling}"), "A"]);
+    assert!(open.contains("status: SERVFAIL"), "{open}");
+    // Safe search for pupils.
+    let safe = dig(port, &["www.google.com", "A"]);
+    assert!(safe.contains("forcesafesearch.google.com."), "{safe}");
+
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("DNS filter listening"), "{log}");
+
+    let out = tutela(&["--config", cfg.to_str().unwrap(), "log", "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let host = format!("www.{gambling}");
+    let block = events
+        .iter()
+        .find(|e| e["host"] == host.as_str() && e["action"] == "block")
+        .unwrap_or_else(|| panic!("no block event for {host}: {text}"));
+    assert_eq!(block["group"], "pupils", "{block}");
+    assert_eq!(block["protocol"], "dns", "{block}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["host"] == host.as_str() && e["group"] == "open" && e["action"] == "allow"),
+        "{text}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["host"] == "use-application-dns.net" && e["rule"] == "circumvention"),
+        "{text}"
+    );
 }
