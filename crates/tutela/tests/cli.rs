@@ -629,7 +629,7 @@ fn serve_answers_dns_by_group_and_logs_every_query() {
     std::fs::write(&cfg, text).unwrap();
     let gambling = first_domain(&ut1_dir(), "gambling").expect("a gambling domain");
 
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tutela"))
+    let child = Command::new(env!("CARGO_BIN_EXE_tutela"))
         .args(["--config", cfg.to_str().unwrap(), "serve"])
         .env("TUTELA_LOG", "info")
         .env_remove("TUTELA_CONFIG")
