@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_proto::op::{Edns as HickoryEdns, Message, MessageType};
+use hickory_proto::op::{Edns as HickoryEdns, Message, MessageType, ResponseCode};
 use hickory_proto::rr::rdata::svcb::{SvcParamKey, SVCB};
 use hickory_proto::rr::rdata::{CNAME, HTTPS};
 use hickory_proto::rr::{Name, RData, Record};
@@ -341,17 +341,12 @@ impl DnsFilter {
                             ..key_of(&query)
                         };
                         self.record(&snapshot, verdict, target, &who_ref, at);
-                        match self.fetch(&key).await {
-                            Some((entry, age, stale)) => safesearch_answer(
-                                &packet,
-                                &query,
-                                safe.safe_host,
-                                &entry,
-                                if stale { None } else { Some(age) },
-                            )
-                            .unwrap_or_else(|| servfail(&packet, &query)),
-                            None => servfail(&packet, &query),
-                        }
+                        let resolved = self.fetch(&key).await;
+                        let resolved = resolved.as_ref().map(|(entry, age, stale)| {
+                            (&**entry, if *stale { None } else { Some(*age) })
+                        });
+                        safesearch_answer(&packet, &query, safe.safe_host, resolved)
+                            .unwrap_or_else(|| servfail(&packet, &query))
                     }
                     _ => match self.fetch(&key_of(&query)).await {
                         Some((entry, age, stale)) => self.finish_allowed(
@@ -629,14 +624,21 @@ fn strip_ech(answer: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// `name CNAME safe_host`, then `safe_host`'s own answer, in one message.
+///
+/// `resolved` is that answer with its age (`None` when stale). When no
+/// upstream could resolve the safe host, the CNAME goes out alone: the
+/// client then asks for the safe host itself, and is never handed the
+/// unrestricted engine in the meantime.
 fn safesearch_answer(
     packet: &[u8],
     query: &Query,
     safe_host: &str,
-    entry: &CachedAnswer,
-    age: Option<u32>,
+    resolved: Option<(&CachedAnswer, Option<u32>)>,
 ) -> Option<Vec<u8>> {
-    let upstream = Message::from_vec(&entry.wire).ok()?;
+    let upstream = match resolved {
+        Some((entry, age)) => Some((Message::from_vec(&entry.wire).ok()?, age)),
+        None => None,
+    };
     let client = Message::from_vec(packet).ok()?;
     let mut out = Message::new();
     out.set_id(query.id)
@@ -644,7 +646,11 @@ fn safesearch_answer(
         .set_recursion_desired(query.recursion_desired())
         .set_checking_disabled(query.checking_disabled())
         .set_recursion_available(true)
-        .set_response_code(upstream.response_code());
+        .set_response_code(
+            upstream
+                .as_ref()
+                .map_or(ResponseCode::NoError, |(m, _)| m.response_code()),
+        );
     out.add_queries(client.queries().iter().cloned());
     let owner = client.queries().first()?.name().clone();
     let safe = Name::from_ascii(format!("{safe_host}.")).ok()?;
@@ -653,7 +659,11 @@ fn safesearch_answer(
         SAFESEARCH_TTL,
         RData::CNAME(CNAME(safe)),
     ));
-    for record in upstream.answers() {
+    let (answers, age) = match &upstream {
+        Some((m, age)) => (m.answers(), *age),
+        None => (&[][..], None),
+    };
+    for record in answers {
         let mut record = record.clone();
         let ttl = match age {
             Some(age) => record.ttl().saturating_sub(age),

@@ -511,6 +511,20 @@ async fn failover_and_serve_stale() {
     // A name never seen gets SERVFAIL, not silence.
     let out = dig(t.udp(), &["+time=5", "never-seen.example"]).await;
     assert_eq!(status(&out), "SERVFAIL", "{out}");
+    // Safe search still rewrites: the CNAME goes out alone, never the
+    // unrestricted engine and never a failure the browser would retry
+    // elsewhere.
+    let out = dig(t.udp(), &["+time=5", "www.bing.com"]).await;
+    assert_eq!(status(&out), "NOERROR", "{out}");
+    assert_eq!(
+        answers(&out),
+        vec![(
+            "www.bing.com.".into(),
+            "CNAME".into(),
+            "strict.bing.com.".into()
+        )],
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
