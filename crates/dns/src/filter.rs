@@ -223,15 +223,13 @@ impl DnsFilter {
         let device = client.token.and_then(|t| snapshot.device_by_token(t));
         let (group, site) = match device {
             Some(d) => (d.group, d.site.as_deref()),
-            None => {
-                let mapped = snapshot.mapped(ip);
-                let listed = self.options.allowed_clients.iter().any(|n| n.contains(&ip));
-                if mapped.is_none() && !listed {
+            None => match snapshot.served_client(ip, &self.options.allowed_clients) {
+                Some(served) => served,
+                None => {
                     bump(&self.stats.refused_clients);
                     return reply(wire::error_response(packet, wire::RCODE_REFUSED));
                 }
-                mapped.unwrap_or((snapshot.default_group(), None))
-            }
+            },
         };
         let query = match wire::parse_query(packet) {
             Ok(q) => q,

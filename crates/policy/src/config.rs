@@ -152,6 +152,10 @@ pub struct GroupConfig {
     pub schedule: Vec<ScheduleConfig>,
     /// How the DNS filter answers a blocked name.
     pub dns_block: DnsBlock,
+    /// Let the proxy decrypt this group's HTTPS (except never-inspect
+    /// sites), so it can filter by full URL and show block pages. Off
+    /// unless a group asks: devices must first trust the school's CA.
+    pub tls_inspection: bool,
 }
 
 /// The DNS answer to a blocked name.

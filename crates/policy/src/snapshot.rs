@@ -142,6 +142,7 @@ pub struct Group {
     pub name: String,
     pub role: Role,
     pub dns_block: DnsBlock,
+    pub tls_inspection: bool,
     allow: CategoryMask,
     block: CategoryMask,
     allow_sites: Sites,
@@ -412,6 +413,7 @@ impl Snapshot {
             name: name.to_string(),
             role: g.role,
             dns_block: g.dns_block,
+            tls_inspection: g.tls_inspection,
             allow,
             block,
             allow_sites: Sites::build(&format!("{place}.allow_sites"), &g.allow_sites)?,
@@ -486,6 +488,23 @@ impl Snapshot {
             .iter()
             .find(|(net, _, _)| net.contains(&ip))
             .map(|(_, g, site)| (*g, site.as_deref()))
+    }
+
+    /// The group and site of a client a listener may serve: one a mapping
+    /// names, or one inside `allowed` (which gets the default group).
+    /// `None` for everyone else, so no listener is ever open to the world.
+    pub fn served_client(
+        &self,
+        ip: IpAddr,
+        allowed: &[ipnet::IpNet],
+    ) -> Option<(usize, Option<&str>)> {
+        let ip = ip.to_canonical();
+        self.mapped(ip).or_else(|| {
+            allowed
+                .iter()
+                .any(|n| n.contains(&ip))
+                .then_some((self.default_group, None))
+        })
     }
 
     /// Decides what `identity` may do with `target` at `at`.

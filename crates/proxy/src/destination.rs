@@ -1,0 +1,273 @@
+//! Where the proxy may connect: never the console, loopback, link-local or
+//! cloud metadata, whatever name a pupil uses to point there.
+//!
+//! Names are resolved here and every address is checked before a socket is
+//! opened, so a DNS answer that points inside (rebinding) is caught too.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Why a destination was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestinationError {
+    #[error("{0} is an internal address the proxy does not reach")]
+    Internal(IpAddr),
+    #[error("{0} is Tutela's own console")]
+    Console(SocketAddr),
+    #[error("{0} is a cloud metadata address")]
+    Metadata(IpAddr),
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    #[error("{0} has no address")]
+    NoAddress(String),
+}
+
+/// Addresses that answer instance secrets on cloud hosts: never reachable,
+/// not even when an administrator allows internal addresses.
+const METADATA: &[IpAddr] = &[
+    IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
+    IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
+    IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+];
+
+/// The destination rules and the local names table.
+#[derive(Debug, Clone, Default)]
+pub struct Destinations {
+    allowed_internal: Vec<ipnet::IpNet>,
+    forbidden: Vec<SocketAddr>,
+    hosts: HashMap<String, IpAddr>,
+}
+
+impl Destinations {
+    /// `forbidden` holds Tutela's own admin listeners (the console); an
+    /// unspecified address there (`0.0.0.0:8080`) forbids the port on
+    /// loopback.
+    pub fn new(
+        allowed_internal: Vec<ipnet::IpNet>,
+        forbidden: Vec<SocketAddr>,
+        hosts: impl IntoIterator<Item = (String, IpAddr)>,
+    ) -> Destinations {
+        Destinations {
+            allowed_internal,
+            forbidden,
+            hosts: hosts
+                .into_iter()
+                .map(|(name, ip)| (name.trim_end_matches('.').to_ascii_lowercase(), ip))
+                .collect(),
+        }
+    }
+
+    /// Whether the proxy may open a connection to `addr`.
+    pub fn check(&self, addr: SocketAddr) -> Result<(), DestinationError> {
+        let ip = addr.ip().to_canonical();
+        if METADATA.contains(&ip) {
+            return Err(DestinationError::Metadata(ip));
+        }
+        for f in &self.forbidden {
+            let same_ip = f.ip().to_canonical() == ip
+                || (f.ip().is_unspecified() && (ip.is_loopback() || ip.is_unspecified()));
+            if same_ip && f.port() == addr.port() {
+                return Err(DestinationError::Console(*f));
+            }
+        }
+        if is_internal(ip) && !self.allowed_internal.iter().any(|n| n.contains(&ip)) {
+            return Err(DestinationError::Internal(ip));
+        }
+        Ok(())
+    }
+
+    /// Every address of `host` the proxy may reach; an error when there is
+    /// none. `host` is a canonical name or an IP literal.
+    pub async fn resolve(
+        &self,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<SocketAddr>, DestinationError> {
+        let host = host.trim_end_matches('.');
+        let found: Vec<SocketAddr> = if let Ok(ip) = host.parse::<IpAddr>() {
+            vec![SocketAddr::new(ip, port)]
+        } else if let Some(ip) = self.hosts.get(&host.to_ascii_lowercase()) {
+            vec![SocketAddr::new(*ip, port)]
+        } else {
+            tokio::net::lookup_host((host, port))
+                .await
+                .map_err(|e| DestinationError::Resolve {
+                    host: host.to_string(),
+                    reason: e.to_string(),
+                })?
+                .collect()
+        };
+        let mut first_refusal = None;
+        let allowed: Vec<SocketAddr> = found
+            .into_iter()
+            .filter(|a| match self.check(*a) {
+                Ok(()) => true,
+                Err(e) => {
+                    first_refusal.get_or_insert(e);
+                    false
+                }
+            })
+            .collect();
+        match (allowed.is_empty(), first_refusal) {
+            (false, _) => Ok(allowed),
+            (true, Some(refusal)) => Err(refusal),
+            (true, None) => Err(DestinationError::NoAddress(host.to_string())),
+        }
+    }
+}
+
+/// Addresses that belong to this machine or its link, not to the web.
+fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || v4.octets()[0] == 0
+        }
+        IpAddr::V6(v6) => {
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+/// Why the proxy could not open a connection to an origin.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error(transparent)]
+    Refused(#[from] DestinationError),
+    #[error("the URL has no host")]
+    NoHost,
+    #[error("connecting: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The HTTP client's connector: resolves, checks every address with its
+/// port, then connects, so a pooled connection was always checked first.
+#[derive(Clone)]
+pub(crate) struct CheckedConnector {
+    pub(crate) destinations: Arc<Destinations>,
+    pub(crate) timeout: Duration,
+}
+
+impl tower_service::Service<http::Uri> for CheckedConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+    type Error = ConnectError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let (destinations, timeout) = (self.destinations.clone(), self.timeout);
+        Box::pin(async move {
+            let host = uri.host().ok_or(ConnectError::NoHost)?;
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let port = uri.port_u16().unwrap_or(80);
+            let addrs = destinations.resolve(host, port).await?;
+            let stream = connect_any(&addrs, timeout).await?;
+            Ok(hyper_util::rt::TokioIo::new(stream))
+        })
+    }
+}
+
+/// Connects to the first address that answers within `timeout` each.
+pub async fn connect_any(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let mut last = std::io::Error::new(std::io::ErrorKind::NotFound, "no address");
+    for addr in addrs {
+        match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => last = e,
+            Err(_) => last = std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"),
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn inside_addresses_are_refused() {
+        let d = Destinations::new(vec![], vec![addr("10.0.0.5:8080")], []);
+        for a in [
+            "127.0.0.1:80",
+            "127.9.9.9:443",
+            "[::1]:80",
+            "[::ffff:127.0.0.1]:80",
+            "169.254.169.254:80",
+            "169.254.1.1:80",
+            "[fe80::1]:80",
+            "0.0.0.0:80",
+            "[::]:80",
+            "224.0.0.1:80",
+            "10.0.0.5:8080",
+        ] {
+            assert!(d.check(addr(a)).is_err(), "{a}");
+        }
+        for a in ["10.0.0.5:80", "192.168.1.10:80", "93.184.215.14:443"] {
+            assert!(d.check(addr(a)).is_ok(), "{a}");
+        }
+    }
+
+    #[test]
+    fn an_allowed_internal_range_never_opens_metadata_or_the_console() {
+        let d = Destinations::new(
+            vec![
+                "127.0.0.0/8".parse().unwrap(),
+                "169.254.0.0/16".parse().unwrap(),
+            ],
+            vec![addr("0.0.0.0:8080")],
+            [],
+        );
+        assert!(d.check(addr("127.0.0.1:18080")).is_ok());
+        assert!(d.check(addr("127.0.0.1:8080")).is_err());
+        assert!(d.check(addr("169.254.169.254:80")).is_err());
+        assert!(d.check(addr("169.254.1.1:80")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn names_that_point_inside_are_refused() {
+        let d = Destinations::new(
+            vec![],
+            vec![],
+            [
+                ("Rebind.Example.".to_string(), "127.0.0.1".parse().unwrap()),
+                ("ok.example".to_string(), "192.0.2.1".parse().unwrap()),
+            ],
+        );
+        assert!(matches!(
+            d.resolve("rebind.example", 80).await,
+            Err(DestinationError::Internal(_))
+        ));
+        assert!(d.resolve("localhost", 80).await.is_err());
+        assert_eq!(
+            d.resolve("ok.example", 80).await.unwrap(),
+            vec![addr("192.0.2.1:80")]
+        );
+    }
+}
