@@ -44,6 +44,7 @@ impl Default for ListenLimits {
 pub struct ProxyServer {
     pub addr: SocketAddr,
     task: tokio::task::JoinHandle<()>,
+    proxy: Arc<Proxy>,
 }
 
 impl ProxyServer {
@@ -55,12 +56,14 @@ impl ProxyServer {
     ) -> std::io::Result<ProxyServer> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(accept_loop(listener, limits, proxy));
-        Ok(ProxyServer { addr, task })
+        let task = tokio::spawn(accept_loop(listener, limits, proxy.clone()));
+        Ok(ProxyServer { addr, task, proxy })
     }
 
+    /// Stops accepting, and ends every open connection and tunnel.
     pub fn shutdown(self) {
         self.task.abort();
+        self.proxy.close();
     }
 }
 
@@ -103,12 +106,15 @@ impl Drop for ClientSlot {
 async fn accept_loop(listener: TcpListener, limits: ListenLimits, proxy: Arc<Proxy>) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let per_client = Arc::new(PerClient::default());
+    // Owned here, so stopping the listener ends every connection with it.
+    let mut connections = tokio::task::JoinSet::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .keep_alive(true);
     loop {
+        while connections.try_join_next().is_some() {}
         let (stream, peer) = match listener.accept().await {
             Ok(s) => s,
             Err(e) => {
@@ -129,7 +135,7 @@ async fn accept_loop(listener: TcpListener, limits: ListenLimits, proxy: Arc<Pro
         };
         let _ = stream.set_nodelay(true);
         let (proxy, http) = (proxy.clone(), http.clone());
-        tokio::spawn(async move {
+        connections.spawn(async move {
             let service = service_fn(move |req| {
                 let proxy = proxy.clone();
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, peer).await) }

@@ -159,10 +159,17 @@ pub struct Proxy {
     refs: Arc<RefGenerator>,
     observer: Option<Arc<dyn ContentObserver>>,
     options: ProxyOptions,
+    /// Set when the listener stops; open tunnels end.
+    closing: tokio::sync::watch::Sender<bool>,
     pub stats: ProxyStats,
 }
 
 impl Proxy {
+    /// Ends every open tunnel (the listener has stopped).
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
     pub fn new(
         engine: Arc<Engine>,
         destinations: Destinations,
@@ -187,6 +194,7 @@ impl Proxy {
             refs: Arc::new(RefGenerator::default()),
             observer,
             options,
+            closing: tokio::sync::watch::channel(false).0,
             stats: ProxyStats::default(),
         }
     }
@@ -485,10 +493,19 @@ impl Proxy {
         };
         let upgrade = hyper::upgrade::on(req);
         let proxy = self.clone_handles();
+        let mut closing = self.closing.subscribe();
         tokio::spawn(async move {
-            match upgrade.await {
-                Ok(upgraded) => proxy.tunnel(TokioIo::new(upgraded), origin, tunnel).await,
-                Err(e) => tracing::debug!(error = %e, "CONNECT: the client left before the tunnel"),
+            let run = async {
+                match upgrade.await {
+                    Ok(upgraded) => proxy.tunnel(TokioIo::new(upgraded), origin, tunnel).await,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "CONNECT: the client left before the tunnel")
+                    }
+                }
+            };
+            tokio::select! {
+                _ = run => {}
+                _ = closing.wait_for(|closed| *closed) => {}
             }
         });
         Response::new(ProxyBody::Page(Full::new(Bytes::new())))

@@ -33,6 +33,8 @@ pub struct Config {
     pub store: Store,
     /// The DNS filter; it listens on `listeners.dns` (UDP and TCP).
     pub dns: tutela_dns::DnsSettings,
+    /// The filtering proxy; it listens on `listeners.proxy`.
+    pub proxy: tutela_proxy::ProxySettings,
 }
 
 /// Where access events and records are kept.
@@ -100,6 +102,7 @@ impl Default for Config {
             policy: PolicyConfig::default(),
             store: Store::default(),
             dns: tutela_dns::DnsSettings::default(),
+            proxy: tutela_proxy::ProxySettings::default(),
         }
     }
 }
@@ -223,6 +226,7 @@ impl Config {
             bail!("store.batch_size and store.queue_capacity must be above zero");
         }
         self.dns_options()?;
+        self.proxy_options()?;
         if self.dns.upstreams.is_empty() {
             bail!("dns.upstreams: at least one upstream resolver is needed");
         }

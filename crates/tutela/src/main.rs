@@ -5,6 +5,7 @@ mod config;
 mod dns;
 mod events;
 mod policy_load;
+mod proxy;
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -448,6 +449,7 @@ async fn serve_async(config: Config) -> Result<()> {
     let engine = Arc::new(Engine::new(first.snapshot));
     log_loaded(&first.lists, engine.snapshot().generation());
     let dns = dns::Dns::start(&config, engine.clone(), writer.sink()).await?;
+    let proxy = proxy::ProxyListener::start(&config, engine.clone(), writer.sink()).await?;
     let interval = config.lists.refresh_interval()?;
     let refresher = {
         let (engine, config) = (engine.clone(), config.clone());
@@ -485,8 +487,9 @@ async fn serve_async(config: Config) -> Result<()> {
     let counters = {
         let sink = writer.sink();
         let filter = dns.filter.clone();
+        let proxy = proxy.proxy.clone();
         tokio::spawn(async move {
-            let (mut last_store, mut last_dns) = (None, None);
+            let (mut last_store, mut last_dns, mut last_proxy) = (None, None, None);
             loop {
                 tokio::time::sleep(std::time::Duration::from_secs(300)).await;
                 if let Some(sink) = &sink {
@@ -507,13 +510,17 @@ async fn serve_async(config: Config) -> Result<()> {
                     );
                     last_dns = Some(counts);
                 }
+                let counts = proxy.stats.counts();
+                if last_proxy != Some(counts) {
+                    tracing::info!(?counts, "proxy counters");
+                    last_proxy = Some(counts);
+                }
             }
         })
     };
     tracing::info!(
-        proxy = %config.listeners.proxy,
         console = %config.listeners.console,
-        "running; the proxy and console listeners arrive with their releases. Ctrl-C stops."
+        "running; the console arrives with its release. Ctrl-C stops."
     );
     tokio::signal::ctrl_c()
         .await
@@ -523,6 +530,9 @@ async fn serve_async(config: Config) -> Result<()> {
     // can finish.
     counters.abort();
     let _ = counters.await;
+    // Ends the proxy's connections and tunnels, which hold event sinks.
+    proxy.server.shutdown();
+    drop(proxy.proxy);
     tokio::task::spawn_blocking(move || dns.stop()).await?;
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await?;
     tracing::info!(?stats, "event writer stopped");

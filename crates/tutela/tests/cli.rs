@@ -56,6 +56,7 @@ data_dir = "data"
 
 [listeners]
 dns = "127.0.0.1:0"
+proxy = "127.0.0.1:0"
 
 [[lists.sources]]
 name = "ut1"
@@ -687,6 +688,108 @@ fn serve_answers_dns_by_group_and_logs_every_query() {
         events
             .iter()
             .any(|e| e["host"] == "use-application-dns.net" && e["rule"] == "circumvention"),
+        "{text}"
+    );
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `curl -x` through the proxy at `port`: (status, body).
+fn curl_via(port: u16, args: &[&str]) -> (u16, String) {
+    let out = Command::new("curl")
+        .args([
+            "-s",
+            "--max-time",
+            "5",
+            "-x",
+            &format!("http://127.0.0.1:{port}"),
+        ])
+        .args(["-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl is needed");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_string())
+}
+
+#[test]
+fn serve_filters_through_the_proxy_and_logs_every_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let cfg = config(
+        tmp.path(),
+        "[[policy.identities]]\nsubnet = \"127.0.0.2/32\"\ngroup = \"open\"\n",
+    );
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "proxy = \"127.0.0.1:0\"",
+        &format!("proxy = \"127.0.0.1:{port}\""),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let gambling = first_domain(&ut1_dir(), "gambling").expect("a gambling domain");
+    let url = format!("http://www.{gambling}/play?q=%3Cb%3E");
+
+    let child = Command::new(env!("CARGO_BIN_EXE_tutela"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("TUTELA_LOG", "info")
+        .env_remove("TUTELA_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let (mut code, mut body) = (0, String::new());
+    while std::time::Instant::now() < deadline {
+        (code, body) = curl_via(port, &[&url]);
+        if code != 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Pupils (the default group) get the block page, which says why.
+    assert_eq!(code, 403, "{body}");
+    assert!(
+        body.contains("This page is blocked") && body.contains("gambling"),
+        "{body}"
+    );
+    // The open group is not blocked: the proxy tries the site itself (and,
+    // with no network here, reports that it cannot reach it).
+    let (code, body) = curl_via(port, &["--interface", "127.0.0.2", &url]);
+    assert_ne!(code, 403, "{body}");
+    assert!(!body.contains("This page is blocked"), "{body}");
+
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("filtering proxy listening"), "{log}");
+
+    let out = tutela(&["--config", cfg.to_str().unwrap(), "log", "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let events: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let host = format!("www.{gambling}");
+    let block = events
+        .iter()
+        .find(|e| e["host"] == host.as_str() && e["action"] == "block")
+        .unwrap_or_else(|| panic!("no block event for {host}: {text}"));
+    assert_eq!(block["group"], "pupils", "{block}");
+    assert_eq!(block["protocol"], "http", "{block}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["host"] == host.as_str() && e["group"] == "open" && e["action"] == "allow"),
         "{text}"
     );
 }

@@ -1,0 +1,70 @@
+//! Starting the filtering proxy from the configuration.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use tutela_policy::Engine;
+use tutela_proxy::{Destinations, ListenLimits, Proxy, ProxyOptions, ProxyServer};
+use tutela_store::EventSink;
+
+use crate::config::{parse_duration, Config};
+
+/// The running proxy.
+pub struct ProxyListener {
+    pub server: ProxyServer,
+    pub proxy: Arc<Proxy>,
+}
+
+impl ProxyListener {
+    pub async fn start(
+        config: &Config,
+        engine: Arc<Engine>,
+        log: Option<EventSink>,
+    ) -> Result<ProxyListener> {
+        let (options, limits) = config.proxy_options()?;
+        let s = &config.proxy;
+        // Pupils never reach the console's admin port, nor the proxy itself
+        // (a request loop).
+        let destinations = Destinations::new(
+            s.allowed_internal.clone(),
+            vec![config.listeners.console, config.listeners.proxy],
+            s.hosts.clone(),
+        );
+        let proxy = Arc::new(Proxy::new(engine, destinations, options, log, None));
+        let server = ProxyServer::start(config.listeners.proxy, limits, proxy.clone())
+            .await
+            .with_context(|| format!("cannot start the proxy on {}", config.listeners.proxy))?;
+        tracing::info!(listen = %server.addr, "filtering proxy listening");
+        Ok(ProxyListener { server, proxy })
+    }
+}
+
+impl Config {
+    /// The proxy's settings with their durations read.
+    pub fn proxy_options(&self) -> Result<(ProxyOptions, ListenLimits)> {
+        let s = &self.proxy;
+        let duration = |key: &str, value: &str| {
+            parse_duration(value).with_context(|| format!("proxy.{key} = {value:?}"))
+        };
+        let options = ProxyOptions {
+            allowed_clients: s.allowed_clients.clone(),
+            connect_ports: s.connect_ports.clone(),
+            console_url: s.console_url.clone(),
+            connect_timeout: duration("connect_timeout", &s.connect_timeout)?,
+            hello_timeout: duration("hello_timeout", &s.hello_timeout)?,
+            ..ProxyOptions::default()
+        };
+        if s.max_connections == 0 || s.max_connections_per_client == 0 {
+            anyhow::bail!(
+                "proxy.max_connections and proxy.max_connections_per_client must be above zero"
+            );
+        }
+        let limits = ListenLimits {
+            max_connections: s.max_connections,
+            max_connections_per_client: s.max_connections_per_client,
+            header_timeout: duration("header_timeout", &s.header_timeout)?,
+            max_header_bytes: s.max_header_bytes,
+        };
+        Ok((options, limits))
+    }
+}
