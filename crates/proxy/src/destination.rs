@@ -172,16 +172,127 @@ impl tower_service::Service<http::Uri> for CheckedConnector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let (destinations, timeout) = (self.destinations.clone(), self.timeout);
+        let this = self.clone();
         Box::pin(async move {
             let host = uri.host().ok_or(ConnectError::NoHost)?;
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            let port = uri.port_u16().unwrap_or(80);
-            let addrs = destinations.resolve(host, port).await?;
-            let stream = connect_any(&addrs, timeout).await?;
+            let stream = this.open(host, uri.port_u16().unwrap_or(80)).await?;
             Ok(hyper_util::rt::TokioIo::new(stream))
         })
     }
+}
+
+impl CheckedConnector {
+    /// Resolves `host`, checks every address, connects to the first that
+    /// answers.
+    async fn open(&self, host: &str, port: u16) -> Result<tokio::net::TcpStream, ConnectError> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs = self.destinations.resolve(host, port).await?;
+        Ok(connect_any(&addrs, self.timeout).await?)
+    }
+}
+
+/// The HTTPS client's connector for inspected traffic: [`CheckedConnector`],
+/// then TLS with the origin's certificate verified against the web PKI.
+#[derive(Clone)]
+pub(crate) struct CheckedTlsConnector {
+    pub(crate) tcp: CheckedConnector,
+    pub(crate) tls: tokio_rustls::TlsConnector,
+}
+
+impl tower_service::Service<http::Uri> for CheckedTlsConnector {
+    type Response = OriginTls;
+    type Error = ConnectError;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let (tcp, tls) = (self.tcp.clone(), self.tls.clone());
+        Box::pin(async move {
+            let host = uri.host().ok_or(ConnectError::NoHost)?;
+            let bare = host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string();
+            let name = rustls::pki_types::ServerName::try_from(bare)
+                .map_err(|e| ConnectError::Io(std::io::Error::other(e)))?;
+            let stream = tcp.open(host, uri.port_u16().unwrap_or(443)).await?;
+            let stream = tls.connect(name, stream).await?;
+            Ok(OriginTls(hyper_util::rt::TokioIo::new(stream)))
+        })
+    }
+}
+
+/// A TLS connection to an origin, as the HTTP client uses it.
+pub struct OriginTls(
+    hyper_util::rt::TokioIo<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>,
+);
+
+impl hyper_util::client::legacy::connect::Connection for OriginTls {
+    fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
+        hyper_util::client::legacy::connect::Connected::new()
+    }
+}
+
+impl hyper::rt::Read for OriginTls {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for OriginTls {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
+
+/// The TLS client settings for origins: the web PKI's roots (Mozilla's,
+/// built in) plus any extra anchors configured.
+pub fn origin_tls_config(
+    extra_roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Result<rustls::ClientConfig, rustls::Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for cert in extra_roots {
+        roots.add(cert.clone())?;
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
 }
 
 /// Connects to the first address that answers within `timeout` each.

@@ -8,6 +8,7 @@
 //! text goes to whatever implements [`ContentObserver`] (the monitor).
 
 pub mod blockpage;
+pub mod ca;
 pub mod destination;
 pub mod hello;
 pub mod listen;

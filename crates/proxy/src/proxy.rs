@@ -23,15 +23,17 @@ use tutela_policy::{Action, Engine, Identity, Rule, Snapshot, Target, Verdict};
 use tutela_store::{event_for, AccessEvent, EventSink, Protocol, RefGenerator};
 
 use crate::blockpage::{BlockPage, ENGLISH};
+use crate::ca::LocalCa;
 use crate::destination::{
-    connect_any, CheckedConnector, ConnectError, DestinationError, Destinations,
+    connect_any, origin_tls_config, CheckedConnector, CheckedTlsConnector, ConnectError,
+    DestinationError, Destinations,
 };
 use crate::hello::{read_client_hello, HelloError};
 use crate::observe::{ContentObserver, ObservedBody, PageContext, TextKind};
 use crate::safesearch;
 
 /// The proxy's settings with durations read.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ProxyOptions {
     pub allowed_clients: Vec<ipnet::IpNet>,
     pub connect_ports: Vec<u16>,
@@ -40,6 +42,15 @@ pub struct ProxyOptions {
     pub hello_timeout: Duration,
     /// An origin must start its response within this.
     pub response_timeout: Duration,
+    /// A request head inside an inspected tunnel must arrive within this.
+    pub header_timeout: Duration,
+    /// Sites (with their subdomains) never decrypted: banks, health and
+    /// counselling services, apps that pin their certificates.
+    pub never_inspect_sites: Vec<String>,
+    /// Categories never decrypted (UT1's `bank`).
+    pub never_inspect_categories: Vec<String>,
+    /// Extra trust anchors for origins' certificates, beside the web PKI.
+    pub origin_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 impl Default for ProxyOptions {
@@ -51,6 +62,10 @@ impl Default for ProxyOptions {
             connect_timeout: Duration::from_secs(10),
             hello_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(20),
+            never_inspect_sites: Vec::new(),
+            never_inspect_categories: Vec::new(),
+            origin_roots: Vec::new(),
         }
     }
 }
@@ -61,6 +76,7 @@ pub struct ProxyStats {
     pub requests: AtomicU64,
     pub blocked: AtomicU64,
     pub tunnels: AtomicU64,
+    pub inspected: AtomicU64,
     pub fronting: AtomicU64,
     pub refused_clients: AtomicU64,
     pub refused_destinations: AtomicU64,
@@ -74,6 +90,7 @@ pub struct ProxyCounts {
     pub requests: u64,
     pub blocked: u64,
     pub tunnels: u64,
+    pub inspected: u64,
     pub fronting: u64,
     pub refused_clients: u64,
     pub refused_destinations: u64,
@@ -88,6 +105,7 @@ impl ProxyStats {
             requests: get(&self.requests),
             blocked: get(&self.blocked),
             tunnels: get(&self.tunnels),
+            inspected: get(&self.inspected),
             fronting: get(&self.fronting),
             refused_clients: get(&self.refused_clients),
             refused_destinations: get(&self.refused_destinations),
@@ -155,6 +173,8 @@ pub struct Proxy {
     engine: Arc<Engine>,
     destinations: Arc<Destinations>,
     origins: Client<CheckedConnector, Incoming>,
+    /// Set when TLS inspection is possible: the CA and an HTTPS client.
+    inspection: Option<Inspection>,
     log: Option<EventSink>,
     refs: Arc<RefGenerator>,
     observer: Option<Arc<dyn ContentObserver>>,
@@ -190,6 +210,7 @@ impl Proxy {
             engine,
             destinations,
             origins,
+            inspection: None,
             log,
             refs: Arc::new(RefGenerator::default()),
             observer,
@@ -199,8 +220,30 @@ impl Proxy {
         }
     }
 
+    /// Makes TLS inspection possible with `ca`, for groups that turn it on.
+    pub fn with_inspection(mut self, ca: Arc<LocalCa>) -> Result<Proxy, rustls::Error> {
+        let tls = origin_tls_config(&self.options.origin_roots)?;
+        let connector = CheckedTlsConnector {
+            tcp: CheckedConnector {
+                destinations: self.destinations.clone(),
+                timeout: self.options.connect_timeout,
+            },
+            tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
+        };
+        let origins = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        self.inspection = Some(Inspection { ca, origins });
+        Ok(self)
+    }
+
     /// Answers one request from `client`.
-    pub async fn handle(&self, req: Request<Incoming>, client: SocketAddr) -> Response<ProxyBody> {
+    pub async fn handle(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        client: SocketAddr,
+    ) -> Response<ProxyBody> {
         bump(&self.stats.requests);
         let snapshot = self.engine.snapshot();
         let ip = client.ip().to_canonical();
@@ -331,24 +374,67 @@ impl Proxy {
     /// reached the proxy as if it were the site (a DNS block answer).
     async fn forward(
         &self,
+        req: Request<Incoming>,
+        snapshot: &Snapshot,
+        who: &Who<'_>,
+    ) -> Response<ProxyBody> {
+        let absolute = req.uri().scheme().is_some() && req.uri().authority().is_some();
+        if absolute {
+            if req.uri().scheme_str() != Some("http") {
+                return self.bad_request("only http:// URLs are proxied; use CONNECT for https");
+            }
+            let url = req.uri().to_string();
+            return self
+                .serve_url(req, url, Protocol::Http, snapshot, who)
+                .await;
+        }
+        // Origin-form: a browser sent here by a DNS block answer. Show why
+        // if it is blocked; the proxy is not a web server otherwise.
+        let Some(host) = host_header(req.headers()) else {
+            return self.bad_request("an absolute URL or a Host header is needed");
+        };
+        match req.uri().path() {
+            "/proxy.pac" | "/wpad.dat" => return pac_file(host),
+            "/tutela-ca.pem" => return self.ca_certificate(),
+            _ => {}
+        }
+        let url = format!("http://{host}{}", req.uri());
+        let at = Timestamp::now();
+        let target = match Target::parse(&url) {
+            Ok(t) => t,
+            Err(e) => return self.bad_request(&e.to_string()),
+        };
+        let verdict = self.decide(snapshot, who, &target, at);
+        if verdict.is_blocked() {
+            let event = self.record(
+                snapshot,
+                &verdict,
+                &target,
+                who,
+                Protocol::Http,
+                Some(url.as_bytes()),
+                at,
+            );
+            return self.block_page(snapshot, &verdict, &event, &url, who);
+        }
+        text(
+            StatusCode::BAD_REQUEST,
+            "Tutela is a web proxy: set it as your browser's proxy.\n",
+        )
+    }
+
+    /// Decides `url` (the request's whole address), logs it, and answers
+    /// with the block page or the origin's response. `req` carries an
+    /// absolute `http://` or `https://` URI for the origin.
+    async fn serve_url(
+        &self,
         mut req: Request<Incoming>,
+        url: String,
+        protocol: Protocol,
         snapshot: &Snapshot,
         who: &Who<'_>,
     ) -> Response<ProxyBody> {
         let at = Timestamp::now();
-        let absolute = req.uri().scheme().is_some() && req.uri().authority().is_some();
-        let url = if absolute {
-            req.uri().to_string()
-        } else {
-            // Origin-form: a browser sent here by a DNS block answer.
-            match host_header(req.headers()) {
-                Some(host) => format!("http://{host}{}", req.uri()),
-                None => return self.bad_request("an absolute URL or a Host header is needed"),
-            }
-        };
-        if absolute && req.uri().scheme_str() != Some("http") {
-            return self.bad_request("only http:// URLs are proxied; use CONNECT for https");
-        }
         let target = match Target::parse(&url) {
             Ok(t) => t,
             Err(e) => return self.bad_request(&e.to_string()),
@@ -359,7 +445,7 @@ impl Proxy {
             &verdict,
             &target,
             who,
-            Protocol::Http,
+            protocol,
             Some(url.as_bytes()),
             at,
         );
@@ -367,13 +453,8 @@ impl Proxy {
         if verdict.is_blocked() {
             return self.block_page(snapshot, &verdict, &event, &url, who);
         }
-        if !absolute {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "Tutela is a web proxy: set it as your browser's proxy.\n",
-            );
-        }
-        let port = req.uri().port_u16().unwrap_or(80);
+        let tls = req.uri().scheme_str() == Some("https");
+        let port = req.uri().port_u16().unwrap_or(if tls { 443 } else { 80 });
         if target.key().is_ip {
             if let Ok(ip) = target.host_str().parse::<IpAddr>() {
                 if let Err(e) = self.destinations.check(SocketAddr::new(ip, port)) {
@@ -394,27 +475,38 @@ impl Proxy {
                 .path_and_query()
                 .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
             let rewritten = safesearch::enforce(&safe, &path, req.headers_mut());
+            let scheme = if tls { "https" } else { "http" };
             let authority = req.uri().authority().map_or("", |a| a.as_str());
-            match format!("http://{authority}{rewritten}").parse::<Uri>() {
+            match format!("{scheme}://{authority}{rewritten}").parse::<Uri>() {
                 Ok(uri) => *req.uri_mut() = uri,
                 Err(e) => return self.bad_request(&e.to_string()),
             }
         }
         *req.version_mut() = Version::HTTP_11;
-        let response =
-            match tokio::time::timeout(self.options.response_timeout, self.origins.request(req))
-                .await
-            {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => return self.origin_error(&e, target.host_str()),
-                Err(_) => {
-                    bump(&self.stats.origin_errors);
-                    return text(
-                        StatusCode::GATEWAY_TIMEOUT,
-                        "The site did not answer in time.\n",
-                    );
-                }
-            };
+        let inspection = match (tls, &self.inspection) {
+            (true, None) => {
+                return text(StatusCode::BAD_GATEWAY, "TLS inspection is not set up.\n");
+            }
+            (true, Some(inspection)) => Some(inspection),
+            (false, _) => None,
+        };
+        let sent = async {
+            match inspection {
+                Some(inspection) => inspection.origins.request(req).await,
+                None => self.origins.request(req).await,
+            }
+        };
+        let response = match tokio::time::timeout(self.options.response_timeout, sent).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => return self.origin_error(&e, target.host_str()),
+            Err(_) => {
+                bump(&self.stats.origin_errors);
+                return text(
+                    StatusCode::GATEWAY_TIMEOUT,
+                    "The site did not answer in time.\n",
+                );
+            }
+        };
         let (mut parts, body) = response.into_parts();
         strip_hop_by_hop(&mut parts.headers);
         let body = match (&self.observer, &page) {
@@ -435,11 +527,12 @@ impl Proxy {
     }
 
     /// `CONNECT host:port`: decide on the host, then on the TLS server name
-    /// the client sends inside the tunnel, then splice.
+    /// the client sends inside the tunnel; then splice, or (for groups with
+    /// inspection) decrypt.
     async fn connect(
-        &self,
+        self: &Arc<Self>,
         req: Request<Incoming>,
-        snapshot: &Snapshot,
+        snapshot: &Arc<Snapshot>,
         who: &Who<'_>,
     ) -> Response<ProxyBody> {
         let at = Timestamp::now();
@@ -459,29 +552,10 @@ impl Proxy {
             );
         }
         let verdict = self.decide(snapshot, who, &target, at);
-        if verdict.is_blocked() {
-            let event = self.record(snapshot, &verdict, &target, who, Protocol::Https, None, at);
-            let url = format!("https://{}/", target.host_str());
-            return self.block_page(snapshot, &verdict, &event, &url, who);
-        }
-        let addrs = match self.destinations.resolve(target.host_str(), port).await {
-            Ok(a) => a,
-            Err(e) => return self.refused_destination(&e),
-        };
-        let origin = match connect_any(&addrs, self.options.connect_timeout).await {
-            Ok(s) => s,
-            Err(e) => {
-                bump(&self.stats.origin_errors);
-                tracing::debug!(host = target.host_str(), error = %e, "CONNECT: origin unreachable");
-                return text(
-                    StatusCode::BAD_GATEWAY,
-                    &format!("Cannot reach {}: {e}\n", target.host_str()),
-                );
-            }
-        };
-        bump(&self.stats.tunnels);
+        let inspect = self.may_inspect(snapshot, &verdict, &target);
         let tunnel = Tunnel {
-            snapshot: self.engine.snapshot(),
+            snapshot: snapshot.clone(),
+            authority: format!("{}:{port}", authority.host()),
             target,
             verdict,
             at,
@@ -491,13 +565,77 @@ impl Proxy {
             group_name: who.group_name.to_string(),
             group: who.group,
         };
+        if tunnel.verdict.is_blocked() {
+            let event = self.record(
+                snapshot,
+                &tunnel.verdict,
+                &tunnel.target,
+                who,
+                Protocol::Https,
+                None,
+                at,
+            );
+            let url = format!("https://{}/", tunnel.target.host_str());
+            if !inspect {
+                return self.block_page(snapshot, &tunnel.verdict, &event, &url, who);
+            }
+            // Decrypt only to say why: the browser shows our page instead
+            // of a bare connection error.
+            bump(&self.stats.blocked);
+            return self.spawn_tunnel(req, move |proxy, client| async move {
+                proxy.intercept(client, tunnel, Some(event)).await
+            });
+        }
+        if inspect {
+            bump(&self.stats.inspected);
+            return self.spawn_tunnel(req, move |proxy, client| async move {
+                proxy.intercept(client, tunnel, None).await
+            });
+        }
+        let addrs = match self
+            .destinations
+            .resolve(tunnel.target.host_str(), port)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => return self.refused_destination(&e),
+        };
+        let origin = match connect_any(&addrs, self.options.connect_timeout).await {
+            Ok(s) => s,
+            Err(e) => {
+                bump(&self.stats.origin_errors);
+                let host = tunnel.target.host_str();
+                tracing::debug!(host, error = %e, "CONNECT: origin unreachable");
+                return text(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("Cannot reach {host}: {e}\n"),
+                );
+            }
+        };
+        bump(&self.stats.tunnels);
+        self.spawn_tunnel(req, move |proxy, client| async move {
+            proxy.splice(client, origin, tunnel).await
+        })
+    }
+
+    /// Answers the CONNECT with 200 and runs `work` on the tunnel once the
+    /// client has it; the listener's shutdown ends it.
+    fn spawn_tunnel<F, Fut>(
+        self: &Arc<Self>,
+        req: Request<Incoming>,
+        work: F,
+    ) -> Response<ProxyBody>
+    where
+        F: FnOnce(Arc<Proxy>, TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send,
+    {
         let upgrade = hyper::upgrade::on(req);
-        let proxy = self.clone_handles();
+        let proxy = self.clone();
         let mut closing = self.closing.subscribe();
         tokio::spawn(async move {
             let run = async {
                 match upgrade.await {
-                    Ok(upgraded) => proxy.tunnel(TokioIo::new(upgraded), origin, tunnel).await,
+                    Ok(upgraded) => work(proxy, TokioIo::new(upgraded)).await,
                     Err(e) => {
                         tracing::debug!(error = %e, "CONNECT: the client left before the tunnel")
                     }
@@ -509,6 +647,205 @@ impl Proxy {
             }
         });
         Response::new(ProxyBody::Page(Full::new(Bytes::new())))
+    }
+
+    /// Whether this group's HTTPS to `target` may be decrypted.
+    fn may_inspect(&self, snapshot: &Snapshot, verdict: &Verdict, target: &Target) -> bool {
+        if self.inspection.is_none()
+            || !snapshot
+                .group(verdict.group)
+                .is_some_and(|g| g.tls_inspection)
+        {
+            return false;
+        }
+        let host = target.host_str();
+        let listed = self.options.never_inspect_sites.iter().any(|site| {
+            host == site
+                || (host.ends_with(site.as_str()) && host[..host.len() - site.len()].ends_with('.'))
+        });
+        if listed {
+            return false;
+        }
+        let categories = snapshot.category_names(verdict, &verdict.categories);
+        !categories
+            .iter()
+            .any(|c| self.options.never_inspect_categories.contains(c))
+    }
+
+    /// The verdict on the server name a tunnel's ClientHello carries, and
+    /// the target to log; `None` once a circumvention block is logged.
+    fn check_server_name(&self, t: &Tunnel, sni: Option<&str>) -> Option<(Verdict, Target)> {
+        let Some(sni) = sni else {
+            return Some((t.verdict.clone(), t.target.clone()));
+        };
+        match Target::host(sni) {
+            Ok(named) if t.target.key().is_ip => {
+                // A client that resolved the name itself: the name it sends
+                // is what it is visiting.
+                let who = t.who();
+                let verdict = self.decide(&t.snapshot, &who, &named, t.at);
+                Some((verdict, named))
+            }
+            Ok(named) if named.host_str() != t.target.host_str() => {
+                bump(&self.stats.fronting);
+                tracing::info!(
+                    connect = t.target.host_str(),
+                    sni = named.host_str(),
+                    "CONNECT: domain fronting blocked"
+                );
+                let entry = format!(
+                    "{} inside a tunnel to {} (domain fronting)",
+                    named.host_str(),
+                    t.target.host_str()
+                );
+                self.log_tunnel(t, &circumvention(t, entry), &named);
+                None
+            }
+            Ok(named) => Some((t.verdict.clone(), named)),
+            Err(e) => {
+                let entry = format!("an unreadable TLS server name ({e})");
+                self.log_tunnel(t, &circumvention(t, entry), &t.target);
+                None
+            }
+        }
+    }
+
+    /// An uninspected tunnel: check the ClientHello, replay it to the
+    /// origin, then copy both ways.
+    async fn splice<C>(&self, mut client: C, mut origin: TcpStream, t: Tunnel)
+    where
+        C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let hello = match read_client_hello(&mut client, self.options.hello_timeout).await {
+            Ok(h) => h,
+            Err(e @ HelloError::NotTls(_)) => {
+                tracing::info!(host = t.target.host_str(), error = %e, "CONNECT: refused a tunnel that is not TLS");
+                let entry = format!("a tunnel to {} that is not TLS", t.target.host_str());
+                self.log_tunnel(&t, &circumvention(&t, entry), &t.target);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(host = t.target.host_str(), error = %e, "CONNECT: no ClientHello");
+                return;
+            }
+        };
+        let Some((verdict, named)) = self.check_server_name(&t, hello.server_name.as_deref())
+        else {
+            return;
+        };
+        self.log_tunnel(&t, &verdict, &named);
+        if verdict.is_blocked() {
+            return;
+        }
+        if origin.write_all(&hello.bytes).await.is_err() {
+            return;
+        }
+        drop(hello);
+        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut origin).await {
+            tracing::trace!(error = %e, "tunnel closed");
+        }
+    }
+
+    /// An inspected tunnel: TLS with a certificate minted for the server
+    /// name, then HTTP/1.1 inside, each request decided by its full URL.
+    /// With `blocked`, every request gets that block's page.
+    async fn intercept<C>(self: Arc<Self>, client: C, t: Tunnel, blocked: Option<AccessEvent>)
+    where
+        C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Some(inspection) = &self.inspection else {
+            return;
+        };
+        let acceptor =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), client);
+        let start = match tokio::time::timeout(self.options.hello_timeout, acceptor).await {
+            Ok(Ok(start)) => start,
+            Ok(Err(e)) => {
+                tracing::info!(host = t.target.host_str(), error = %e, "CONNECT: refused a tunnel that is not TLS");
+                let entry = format!("a tunnel to {} that is not TLS", t.target.host_str());
+                self.log_tunnel(&t, &circumvention(&t, entry), &t.target);
+                return;
+            }
+            Err(_) => return,
+        };
+        let sni = start.client_hello().server_name().map(str::to_string);
+        let (verdict, named) = match &blocked {
+            // Already logged; the page names that event.
+            Some(_) => (t.verdict.clone(), t.target.clone()),
+            None => match self.check_server_name(&t, sni.as_deref()) {
+                Some(checked) => checked,
+                None => return,
+            },
+        };
+        let config = match inspection.ca.server_config(named.host_str()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "TLS inspection: cannot mint a certificate");
+                return;
+            }
+        };
+        let tls = match tokio::time::timeout(self.options.hello_timeout, start.into_stream(config))
+            .await
+        {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                // Usually a device that does not trust the school's CA.
+                tracing::debug!(host = named.host_str(), error = %e, "TLS inspection: handshake failed");
+                return;
+            }
+            Err(_) => return,
+        };
+        let authority = if t.authority.ends_with(":443") {
+            named.host_str().to_string()
+        } else {
+            format!(
+                "{}:{}",
+                named.host_str(),
+                t.authority.rsplit(':').next().unwrap_or("443")
+            )
+        };
+        let inner = InnerRequest {
+            tunnel: Arc::new(t),
+            verdict: Arc::new(verdict),
+            blocked: blocked.map(Arc::new),
+            authority: Arc::from(authority),
+        };
+        let proxy = self.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let (proxy, inner) = (proxy.clone(), inner.clone());
+            async move { Ok::<_, std::convert::Infallible>(proxy.inspected(req, &inner).await) }
+        });
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(self.options.header_timeout);
+        if let Err(e) = http.serve_connection(TokioIo::new(tls), service).await {
+            tracing::debug!(error = %e, "inspected connection ended");
+        }
+    }
+
+    /// One request inside an inspected tunnel.
+    async fn inspected(
+        &self,
+        mut req: Request<Incoming>,
+        inner: &InnerRequest,
+    ) -> Response<ProxyBody> {
+        bump(&self.stats.requests);
+        let t = &inner.tunnel;
+        let who = t.who();
+        let path = req
+            .uri()
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+        let url = format!("https://{}{path}", inner.authority);
+        if let Some(event) = &inner.blocked {
+            return self.block_page(&t.snapshot, &inner.verdict, event, &url, &who);
+        }
+        match url.parse::<Uri>() {
+            Ok(uri) => *req.uri_mut() = uri,
+            Err(e) => return self.bad_request(&e.to_string()),
+        }
+        self.serve_url(req, url, Protocol::Https, &t.snapshot, &who)
+            .await
     }
 
     fn bad_request(&self, why: &str) -> Response<ProxyBody> {
@@ -549,19 +886,24 @@ impl Proxy {
         )
     }
 
-    /// What a spawned tunnel needs of the proxy.
-    fn clone_handles(&self) -> TunnelHandles {
-        TunnelHandles {
-            log: self.log.clone(),
-            refs: self.refs.clone(),
-            hello_timeout: self.options.hello_timeout,
-        }
+    fn log_tunnel(&self, t: &Tunnel, verdict: &Verdict, target: &Target) {
+        self.record(
+            &t.snapshot,
+            verdict,
+            target,
+            &t.who(),
+            Protocol::Https,
+            None,
+            t.at,
+        );
     }
 }
 
-/// One CONNECT's decision, carried into its tunnel task.
+/// What a CONNECT needs for the rest of its life in a spawned task.
 struct Tunnel {
     snapshot: Arc<Snapshot>,
+    /// `host:port` as the client asked.
+    authority: String,
     target: Target,
     verdict: Verdict,
     at: Timestamp,
@@ -572,102 +914,33 @@ struct Tunnel {
     group: usize,
 }
 
-struct TunnelHandles {
-    log: Option<EventSink>,
-    refs: Arc<RefGenerator>,
-    hello_timeout: Duration,
+impl Tunnel {
+    fn who(&self) -> Who<'_> {
+        Who {
+            ip: self.ip,
+            group: self.group,
+            group_name: &self.group_name,
+            site: self.site.as_deref(),
+            user: self.user.as_deref(),
+        }
+    }
 }
 
-impl TunnelHandles {
-    async fn tunnel<C>(&self, mut client: C, mut origin: TcpStream, t: Tunnel)
-    where
-        C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    {
-        let hello = match read_client_hello(&mut client, self.hello_timeout).await {
-            Ok(h) => h,
-            Err(e) => {
-                let entry = match &e {
-                    HelloError::NotTls(_) => {
-                        format!("a tunnel to {} that is not TLS", t.target.host_str())
-                    }
-                    _ => {
-                        tracing::debug!(host = t.target.host_str(), error = %e, "CONNECT: no ClientHello");
-                        return;
-                    }
-                };
-                tracing::info!(host = t.target.host_str(), error = %e, "CONNECT: refused a tunnel that is not TLS");
-                self.log(&t, &circumvention(&t, entry), &t.target);
-                return;
-            }
-        };
-        let mut verdict = t.verdict.clone();
-        let mut logged_target = t.target.clone();
-        if let Some(sni) = &hello.server_name {
-            match Target::host(sni) {
-                Ok(named) if t.target.key().is_ip => {
-                    // A client that resolved the name itself: the name it
-                    // sends is what it is visiting.
-                    let identity = Identity {
-                        group: Some(&t.group_name),
-                        user: t.user.as_deref(),
-                    };
-                    verdict = t.snapshot.decide(&identity, &named, t.at);
-                    logged_target = named;
-                }
-                Ok(named) if named.host_str() != t.target.host_str() => {
-                    tracing::info!(
-                        connect = t.target.host_str(),
-                        sni = named.host_str(),
-                        "CONNECT: domain fronting blocked"
-                    );
-                    let entry = format!(
-                        "{} inside a tunnel to {} (domain fronting)",
-                        named.host_str(),
-                        t.target.host_str()
-                    );
-                    self.log(&t, &circumvention(&t, entry), &named);
-                    return;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    let entry = format!("an unreadable TLS server name ({e})");
-                    self.log(&t, &circumvention(&t, entry), &t.target);
-                    return;
-                }
-            }
-        }
-        self.log(&t, &verdict, &logged_target);
-        if verdict.is_blocked() {
-            return;
-        }
-        if origin.write_all(&hello.bytes).await.is_err() {
-            return;
-        }
-        drop(hello);
-        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut origin).await {
-            tracing::trace!(error = %e, "tunnel closed");
-        }
-    }
+/// What each request inside an inspected tunnel shares.
+#[derive(Clone)]
+struct InnerRequest {
+    tunnel: Arc<Tunnel>,
+    verdict: Arc<Verdict>,
+    blocked: Option<Arc<AccessEvent>>,
+    /// The site as requests inside address it (`host` or `host:port`).
+    authority: Arc<str>,
+}
 
-    fn log(&self, t: &Tunnel, verdict: &Verdict, target: &Target) {
-        let Some(sink) = &self.log else { return };
-        let request = tutela_store::Request {
-            client_ip: t.ip,
-            user: t.user.as_deref(),
-            device: None,
-            site: t.site.as_deref(),
-            protocol: Protocol::Https,
-            raw_url: None,
-            at: t.at,
-        };
-        sink.record(event_for(
-            &self.refs,
-            &t.snapshot,
-            verdict,
-            &request,
-            target,
-        ));
-    }
+/// TLS inspection's parts: the CA that mints certificates and the HTTPS
+/// client that re-encrypts to origins.
+struct Inspection {
+    ca: Arc<LocalCa>,
+    origins: Client<CheckedTlsConnector, Incoming>,
 }
 
 /// A block by the proxy's own circumvention checks, not by a list.
@@ -715,6 +988,49 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     headers.remove("proxy-connection");
     headers.remove("keep-alive");
+}
+
+/// A proxy auto-config file pointing browsers at this proxy, by the address
+/// they used to fetch it. No `DIRECT` fallback: if the proxy is down,
+/// browsing stops rather than going round the filter.
+fn pac_file(host: &str) -> Response<ProxyBody> {
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !plain {
+        return text(StatusCode::BAD_REQUEST, "Bad Host header.\n");
+    }
+    let pac = format!(
+        "function FindProxyForURL(url, host) {{\n  if (isPlainHostName(host) || host == \"localhost\") return \"DIRECT\";\n  return \"PROXY {host}\";\n}}\n"
+    );
+    let mut response = Response::new(ProxyBody::Page(Full::new(Bytes::from(pac))));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-ns-proxy-autoconfig"),
+    );
+    response
+}
+
+impl Proxy {
+    /// The school CA's certificate, for devices to install.
+    fn ca_certificate(&self) -> Response<ProxyBody> {
+        let Some(inspection) = &self.inspection else {
+            return text(StatusCode::NOT_FOUND, "TLS inspection is not set up.\n");
+        };
+        let pem = inspection.ca.certificate_pem().to_string();
+        let mut response = Response::new(ProxyBody::Page(Full::new(Bytes::from(pem))));
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-pem-file"),
+        );
+        headers.insert(
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment; filename=\"tutela-ca.pem\""),
+        );
+        response
+    }
 }
 
 fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {

@@ -37,7 +37,42 @@ pub struct ProxySettings {
     pub connect_timeout: String,
     /// A TLS ClientHello must arrive this soon after CONNECT.
     pub hello_timeout: String,
+    /// Sites (with subdomains) never decrypted, whatever a group says:
+    /// health and counselling services pupils must be able to reach in
+    /// private, and apps that pin their certificates.
+    pub never_inspect_sites: Vec<String>,
+    /// Categories never decrypted (UT1's `bank`).
+    pub never_inspect_categories: Vec<String>,
+    /// Extra PEM trust anchors for sites' certificates, beside the web PKI
+    /// (an internal CA, say). Certificates are always verified.
+    pub origin_ca: Option<std::path::PathBuf>,
 }
+
+/// Never decrypted by default. A starting list: add local services.
+pub const NEVER_INSPECT: &[&str] = &[
+    // Health and counselling.
+    "nhs.uk",
+    "childline.org.uk",
+    "samaritans.org",
+    "kooth.com",
+    "youngminds.org.uk",
+    "papyrus-uk.org",
+    "themix.org.uk",
+    "giveusashout.org",
+    "beateatingdisorders.org.uk",
+    "mind.org.uk",
+    "brook.org.uk",
+    "ceop.police.uk",
+    "nspcc.org.uk",
+    // Apps that pin certificates, which inspection would only break.
+    "push.apple.com",
+    "icloud.com",
+    "windowsupdate.com",
+    "update.microsoft.com",
+    "signal.org",
+    "whatsapp.net",
+    "whatsapp.com",
+];
 
 impl Default for ProxySettings {
     fn default() -> Self {
@@ -56,6 +91,9 @@ impl Default for ProxySettings {
             max_header_bytes: 32 * 1024,
             connect_timeout: "10s".into(),
             hello_timeout: "10s".into(),
+            never_inspect_sites: NEVER_INSPECT.iter().map(|s| s.to_string()).collect(),
+            never_inspect_categories: vec!["bank".into()],
+            origin_ca: None,
         }
     }
 }

@@ -80,6 +80,7 @@ async fn tls_origin(dir: &Path) -> (SocketAddr, PathBuf) {
     let leaf = CertificateParams::new(vec![
         "secure.example".to_string(),
         "other.example".to_string(),
+        "bank.example".to_string(),
     ])
     .unwrap()
     .signed_by(&key, &issuer)
@@ -111,8 +112,10 @@ async fn tls_origin(dir: &Path) -> (SocketAddr, PathBuf) {
                     return;
                 };
                 let mut buf = vec![0u8; 4096];
-                let _ = tls.read(&mut buf).await;
-                let body = "secure hello\n";
+                let n = tls.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let line = head.lines().next().unwrap_or("").to_string();
+                let body = format!("secure hello\n{line}\n");
                 let _ = tls
                     .write_all(
                         format!(
@@ -147,11 +150,28 @@ fn policy() -> PolicyConfig {
             ..GroupConfig::default_staff()
         },
     );
-    p.identities = vec![IdentityMapping {
-        subnet: "127.0.0.2/32".parse().unwrap(),
-        group: "staff".into(),
-        site: Some("main".into()),
-    }];
+    // Pupils at 127.0.0.3 have TLS inspection on.
+    p.groups.insert(
+        "inspected".into(),
+        GroupConfig {
+            block_categories: vec!["adult".into()],
+            block_sites: vec!["secure.example/private".into()],
+            tls_inspection: true,
+            ..GroupConfig::default_pupils()
+        },
+    );
+    p.identities = vec![
+        IdentityMapping {
+            subnet: "127.0.0.2/32".parse().unwrap(),
+            group: "staff".into(),
+            site: Some("main".into()),
+        },
+        IdentityMapping {
+            subnet: "127.0.0.3/32".parse().unwrap(),
+            group: "inspected".into(),
+            site: None,
+        },
+    ];
     p
 }
 
@@ -163,6 +183,8 @@ struct Running {
     origin: SocketAddr,
     tls: SocketAddr,
     ca: PathBuf,
+    /// The proxy's own CA, which inspected clients trust.
+    tutela_ca: PathBuf,
     /// Stands in for the console: nothing may reach it through the proxy.
     console: SocketAddr,
 }
@@ -199,24 +221,34 @@ impl Running {
                 "www.google.com",
                 "www.youtube.com",
                 "secure.example",
+                "bank.example",
                 "rebind.example",
             ]
             .map(|h| (h.to_string(), local)),
         );
-        let proxy = Arc::new(Proxy::new(
-            engine,
-            destinations,
-            ProxyOptions {
-                allowed_clients: vec!["127.0.0.1/32".parse().unwrap()],
-                connect_ports: vec![443, tls.port()],
-                console_url: "http://console.school.example".into(),
-                connect_timeout: Duration::from_secs(2),
-                hello_timeout: Duration::from_secs(2),
-                response_timeout: Duration::from_secs(5),
-            },
-            writer.sink(),
-            None,
-        ));
+        let tutela_ca_dir = dir.path().join("ca");
+        let local_ca = Arc::new(tutela_proxy::ca::LocalCa::load_or_create(&tutela_ca_dir).unwrap());
+        let proxy = Arc::new(
+            Proxy::new(
+                engine,
+                destinations,
+                ProxyOptions {
+                    allowed_clients: vec!["127.0.0.1/32".parse().unwrap()],
+                    connect_ports: vec![443, tls.port()],
+                    console_url: "http://console.school.example".into(),
+                    connect_timeout: Duration::from_secs(2),
+                    hello_timeout: Duration::from_secs(2),
+                    response_timeout: Duration::from_secs(5),
+                    never_inspect_sites: vec!["bank.example".into()],
+                    origin_roots: rustls_pemfile_certs(&ca),
+                    ..ProxyOptions::default()
+                },
+                writer.sink(),
+                None,
+            )
+            .with_inspection(local_ca)
+            .unwrap(),
+        );
         let server = ProxyServer::start("127.0.0.1:0".parse().unwrap(), limits, proxy.clone())
             .await
             .unwrap();
@@ -228,6 +260,7 @@ impl Running {
             origin,
             tls,
             ca,
+            tutela_ca: tutela_ca_dir.join("ca.pem"),
             console,
         }
     }
@@ -422,7 +455,7 @@ async fn connect_is_decided_on_the_host_and_on_the_tls_server_name() {
         ])
         .await;
     assert_eq!(code, 200, "{err}");
-    assert_eq!(body, "secure hello\n");
+    assert_eq!(body, "secure hello\nGET / HTTP/1.1\n");
 
     // Blocked: the tunnel is refused with a 403.
     let (_, _, err, exit) = t.curl(&["https://blocked.example/"]).await;
@@ -649,4 +682,132 @@ async fn idle_connections_cannot_starve_the_proxy() {
         }
     }
     assert_eq!(closed, 200, "every slow connection was closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inspected_https_is_filtered_by_url_and_blocks_show_the_page() {
+    let t = Running::start(ListenLimits::default()).await;
+    let tls_port = t.tls.port().to_string();
+    let tutela_ca = t.tutela_ca.to_str().unwrap().to_string();
+    let origin_ca = t.ca.to_str().unwrap().to_string();
+    let inspected = |path: &str| {
+        vec![
+            "--interface".to_string(),
+            "127.0.0.3".to_string(),
+            "--cacert".to_string(),
+            tutela_ca.clone(),
+            format!("https://secure.example:{tls_port}{path}"),
+        ]
+    };
+    let run = |args: Vec<String>| {
+        let t = &t;
+        async move {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            t.curl(&refs).await
+        }
+    };
+
+    // The origin's page, through the proxy's own certificate, re-encrypted
+    // to the origin (verified with its CA).
+    let (code, body, err, _) = run(inspected("/public?q=1")).await;
+    assert_eq!(code, 200, "{err}");
+    assert_eq!(body, "secure hello\nGET /public?q=1 HTTP/1.1\n");
+    // A URL-prefix rule sees the path inside HTTPS.
+    let (code, body, err, _) = run(inspected("/private/diary")).await;
+    assert_eq!(code, 403, "{err}");
+    assert!(body.contains("This page is blocked"), "{body}");
+    assert!(body.contains("secure.example/private"), "{body}");
+    // A blocked host: decrypted only to show the block page.
+    let (code, body, err, _) = run(vec![
+        "--interface".into(),
+        "127.0.0.3".into(),
+        "--cacert".into(),
+        tutela_ca.clone(),
+        format!("https://blocked.example:{tls_port}/anything"),
+    ])
+    .await;
+    assert_eq!(code, 403, "{err}");
+    assert!(body.contains("adult"), "{body}");
+    // Never-inspect sites keep their own certificate: only the origin's CA
+    // verifies.
+    let (code, body, err, _) = run(vec![
+        "--interface".into(),
+        "127.0.0.3".into(),
+        "--cacert".into(),
+        origin_ca.clone(),
+        format!("https://bank.example:{tls_port}/account"),
+    ])
+    .await;
+    assert_eq!(code, 200, "{err}");
+    assert!(body.starts_with("secure hello"), "{body}");
+    // Groups without inspection are never decrypted.
+    let (code, _, err, _) = t
+        .curl(&[
+            "--cacert",
+            &origin_ca,
+            &format!("https://secure.example:{tls_port}/private/diary"),
+        ])
+        .await;
+    assert_eq!(code, 200, "not inspected, so the path is not seen: {err}");
+
+    let counts = t.proxy.stats.counts();
+    assert_eq!(counts.inspected, 2, "{counts:?}");
+    let events = t.events().await;
+    let urls: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| {
+            let url = String::from_utf8_lossy(e.url.as_deref()?).to_string();
+            Some((e.action.clone(), url))
+        })
+        .collect();
+    assert!(
+        urls.contains(&(
+            "allow".into(),
+            format!("https://secure.example:{tls_port}/public?q=1")
+        )),
+        "{urls:?}"
+    );
+    assert!(
+        urls.contains(&(
+            "block".into(),
+            format!("https://secure.example:{tls_port}/private/diary")
+        )),
+        "{urls:?}"
+    );
+    let https = events
+        .iter()
+        .find(|e| e.url.is_some() && e.protocol.as_str() == "https")
+        .expect("an inspected event");
+    assert_eq!(https.group.as_deref(), Some("inspected"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_serves_its_pac_file_and_ca_certificate() {
+    let t = Running::start(ListenLimits::default()).await;
+    let get = |path: &str| {
+        let url = format!("http://{}{path}", t.server.addr);
+        async move {
+            let out = tokio::process::Command::new("curl")
+                .args(["-s", "-w", "\n%{http_code}", &url])
+                .output()
+                .await
+                .unwrap();
+            String::from_utf8_lossy(&out.stdout).to_string()
+        }
+    };
+    let pac = get("/proxy.pac").await;
+    assert!(
+        pac.contains(&format!("return \"PROXY {}\";", t.server.addr)),
+        "{pac}"
+    );
+    assert!(
+        !pac.contains("DIRECT\";\n}"),
+        "no way round the proxy: {pac}"
+    );
+    let pem = get("/tutela-ca.pem").await;
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{pem}");
+    assert_eq!(
+        pem.trim_end().rsplit_once('\n').map(|(p, _)| p.trim_end()),
+        Some(std::fs::read_to_string(&t.tutela_ca).unwrap().trim_end())
+    );
 }

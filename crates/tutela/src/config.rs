@@ -267,6 +267,7 @@ impl Config {
             &mut self.dns.certificate,
             &mut self.dns.key,
             &mut self.dns.upstream_ca,
+            &mut self.proxy.origin_ca,
         ]
         .into_iter()
         .flatten()

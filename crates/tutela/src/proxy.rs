@@ -30,7 +30,15 @@ impl ProxyListener {
             vec![config.listeners.console, config.listeners.proxy],
             s.hosts.clone(),
         );
-        let proxy = Arc::new(Proxy::new(engine, destinations, options, log, None));
+        // The CA is made on first run, so a group can turn inspection on
+        // without a restart; nothing is decrypted until one does.
+        let ca_dir = config.data_dir.join("ca");
+        let ca = tutela_proxy::ca::LocalCa::load_or_create(&ca_dir)
+            .with_context(|| format!("cannot load or make the local CA in {}", ca_dir.display()))?;
+        let proxy = Proxy::new(engine, destinations, options, log, None)
+            .with_inspection(Arc::new(ca))
+            .context("cannot set up TLS inspection")?;
+        let proxy = Arc::new(proxy);
         let server = ProxyServer::start(config.listeners.proxy, limits, proxy.clone())
             .await
             .with_context(|| format!("cannot start the proxy on {}", config.listeners.proxy))?;
@@ -52,6 +60,13 @@ impl Config {
             console_url: s.console_url.clone(),
             connect_timeout: duration("connect_timeout", &s.connect_timeout)?,
             hello_timeout: duration("hello_timeout", &s.hello_timeout)?,
+            header_timeout: duration("header_timeout", &s.header_timeout)?,
+            never_inspect_sites: s.never_inspect_sites.clone(),
+            never_inspect_categories: s.never_inspect_categories.clone(),
+            origin_roots: match &s.origin_ca {
+                Some(path) => tutela_dns::read_pem_certificates(path).context("proxy.origin_ca")?,
+                None => Vec::new(),
+            },
             ..ProxyOptions::default()
         };
         if s.max_connections == 0 || s.max_connections_per_client == 0 {
