@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # System packages the tests use: dig (DNS, DoT and DoH client) for the DNS
-# filter's end-to-end tests, curl for the proxy's.
-need_packages=(bind9-dnsutils curl)
+# filter's end-to-end tests; curl, openssl and headless Chromium (with its
+# driver, for the console's browser tests) for the proxy's.
+need_packages=(bind9-dnsutils curl openssl chromium chromium-driver)
 if [ ${#need_packages[@]} -gt 0 ]; then
   missing=()
   for p in "${need_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
