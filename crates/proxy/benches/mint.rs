@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 fn mint(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
-    let ca = tutela_proxy::ca::LocalCa::load_or_create(dir.path())
-        .unwrap_or_else(|e| panic!("CA: {e}"));
+    let ca =
+        tutela_proxy::ca::LocalCa::load_or_create(dir.path()).unwrap_or_else(|e| panic!("CA: {e}"));
     let n = AtomicU64::new(0);
     c.bench_function("leaf config, cold (new name)", |b| {
         b.iter(|| {

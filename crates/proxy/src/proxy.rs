@@ -741,7 +741,11 @@ impl Proxy {
             return;
         }
         drop(hello);
-        if let Err(e) = tokio::io::copy_bidirectional(&mut client, &mut origin).await {
+        // 64 KiB buffers: the default 8 KiB costs a third of the throughput.
+        let copied =
+            tokio::io::copy_bidirectional_with_sizes(&mut client, &mut origin, 64 << 10, 64 << 10)
+                .await;
+        if let Err(e) = copied {
             tracing::trace!(error = %e, "tunnel closed");
         }
     }
