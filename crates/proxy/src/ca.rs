@@ -191,7 +191,7 @@ impl LocalCa {
         .map_err(|e| fail(e.to_string()))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(OneCertificate(Arc::new(certified))));
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(config)
     }
 }

@@ -237,7 +237,13 @@ pub struct OriginTls(
 
 impl hyper_util::client::legacy::connect::Connection for OriginTls {
     fn connected(&self) -> hyper_util::client::legacy::connect::Connected {
-        hyper_util::client::legacy::connect::Connected::new()
+        let connected = hyper_util::client::legacy::connect::Connected::new();
+        let (_, tls) = self.0.inner().get_ref();
+        if tls.alpn_protocol() == Some(b"h2") {
+            connected.negotiated_h2()
+        } else {
+            connected
+        }
     }
 }
 
@@ -291,7 +297,7 @@ pub fn origin_tls_config(
     .with_safe_default_protocol_versions()?
     .with_root_certificates(roots)
     .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }
 

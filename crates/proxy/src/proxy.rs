@@ -482,6 +482,7 @@ impl Proxy {
                 Err(e) => return self.bad_request(&e.to_string()),
             }
         }
+        // The client picks HTTP/2 itself when the origin offers it.
         *req.version_mut() = Version::HTTP_11;
         let inspection = match (tls, &self.inspection) {
             (true, None) => {
@@ -819,9 +820,15 @@ impl Proxy {
             let (proxy, inner) = (proxy.clone(), inner.clone());
             async move { Ok::<_, std::convert::Infallible>(proxy.inspected(req, &inner).await) }
         });
-        let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(hyper_util::rt::TokioTimer::new())
+        // HTTP/2 or HTTP/1.1, as the browser chose by ALPN.
+        let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(self.options.header_timeout);
+        http.http2()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .keep_alive_interval(Some(self.options.header_timeout))
+            .max_concurrent_streams(100);
         if let Err(e) = http.serve_connection(TokioIo::new(tls), service).await {
             tracing::debug!(error = %e, "inspected connection ended");
         }

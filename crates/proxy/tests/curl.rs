@@ -378,6 +378,23 @@ async fn inspected_https_is_filtered_by_url_and_blocks_show_the_page() {
     let (code, body, err, _) = run(inspected("/public?q=1")).await;
     assert_eq!(code, 200, "{err}");
     assert_eq!(body, "secure hello\nGET /public?q=1 HTTP/1.1\n");
+    // HTTP/2 from the browser, HTTP/1.1 to an origin that offers only that.
+    let mut h2 = inspected("/public?v=2");
+    h2.splice(
+        0..0,
+        [
+            "--http2".to_string(),
+            "-o".to_string(),
+            "/dev/null".to_string(),
+            "-w".to_string(),
+            "%{http_version}\n".to_string(),
+        ],
+    );
+    let (_, body, err, _) = run(h2).await;
+    assert!(
+        body.starts_with('2'),
+        "HTTP/2 inside the inspected tunnel: {body} {err}"
+    );
     // A URL-prefix rule sees the path inside HTTPS.
     let (code, body, err, _) = run(inspected("/private/diary")).await;
     assert_eq!(code, 403, "{err}");
@@ -417,7 +434,7 @@ async fn inspected_https_is_filtered_by_url_and_blocks_show_the_page() {
     assert_eq!(code, 200, "not inspected, so the path is not seen: {err}");
 
     let counts = t.proxy.stats.counts();
-    assert_eq!(counts.inspected, 2, "{counts:?}");
+    assert_eq!(counts.inspected, 3, "{counts:?}");
     let events = t.events().await;
     let urls: Vec<(String, String)> = events
         .iter()
