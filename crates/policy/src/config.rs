@@ -24,6 +24,9 @@ pub struct PolicyConfig {
     pub identities: Vec<IdentityMapping>,
     /// Devices that carry their own identity, such as a laptop's DoH token.
     pub devices: Vec<DeviceConfig>,
+    /// People who sign in to the proxy (the store's users with a password
+    /// are added to these).
+    pub accounts: Vec<AccountConfig>,
 }
 
 fn default_groups() -> BTreeMap<String, GroupConfig> {
@@ -51,6 +54,7 @@ impl Default for PolicyConfig {
             overrides: Vec::new(),
             identities: Vec::new(),
             devices: Vec::new(),
+            accounts: Vec::new(),
         }
     }
 }
@@ -312,6 +316,29 @@ impl DeviceConfig {
             && token
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    }
+}
+
+/// A person who signs in to the proxy with a password.
+#[derive(Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub username: String,
+    /// An argon2id hash in PHC form (`$argon2id$v=19$...`); never the
+    /// password itself.
+    pub password_hash: String,
+    /// The user's group; the default group if unset.
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+impl std::fmt::Debug for AccountConfig {
+    // Hashes stay out of logs and error messages.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountConfig")
+            .field("username", &self.username)
+            .field("group", &self.group)
+            .finish_non_exhaustive()
     }
 }
 

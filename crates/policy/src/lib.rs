@@ -14,9 +14,9 @@ pub mod snapshot;
 pub mod target;
 pub mod verdict;
 
-pub use config::{DeviceConfig, DnsBlock, PolicyConfig};
+pub use config::{AccountConfig, DeviceConfig, DnsBlock, PolicyConfig};
 pub use engine::Engine;
 pub use safesearch::{SafeSearch, SearchEngine};
-pub use snapshot::{Device, Identity, PolicyError, Snapshot, CIRCUMVENTION_CANARIES};
+pub use snapshot::{Account, Device, Identity, PolicyError, Snapshot, CIRCUMVENTION_CANARIES};
 pub use target::{Target, TargetError};
 pub use verdict::{Action, Rule, Verdict};

@@ -137,6 +137,22 @@ pub struct Device {
     pub site: Option<String>,
 }
 
+/// A person who signs in to the proxy.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    /// An argon2id hash in PHC form.
+    pub password_hash: String,
+    pub group: usize,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("group", &self.group)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One group, compiled.
 pub struct Group {
     pub name: String,
@@ -182,6 +198,7 @@ pub struct Snapshot {
     override_sites: Sites,
     identities: Vec<(ipnet::IpNet, usize, Option<String>)>,
     devices: HashMap<String, Device>,
+    accounts: HashMap<String, Account>,
     timezone: TimeZone,
     warnings: Vec<String>,
 }
@@ -355,6 +372,21 @@ impl Snapshot {
                 return Err(PolicyError::DuplicateToken { place });
             }
         }
+        let mut accounts = HashMap::new();
+        for (i, a) in config.accounts.iter().enumerate() {
+            let place = format!("accounts[{i}]");
+            let group = match &a.group {
+                Some(g) => group_index(&place, g)?,
+                None => default_group,
+            };
+            accounts.insert(
+                a.username.clone(),
+                Account {
+                    password_hash: a.password_hash.clone(),
+                    group,
+                },
+            );
+        }
         // Longest prefix first, so the first containing subnet is the best.
         identities.sort_by_key(|(net, _, _)| std::cmp::Reverse(net.prefix_len()));
         if illegal.domain_count() == 0 && illegal.url_prefix_count() == 0 {
@@ -374,6 +406,7 @@ impl Snapshot {
             overrides,
             identities,
             devices,
+            accounts,
             timezone,
             warnings,
         })
@@ -474,6 +507,11 @@ impl Snapshot {
     /// The device whose DoH token this is.
     pub fn device_by_token(&self, token: &str) -> Option<&Device> {
         self.devices.get(token)
+    }
+
+    /// The proxy account of `username`, if there is one.
+    pub fn account(&self, username: &str) -> Option<&Account> {
+        self.accounts.get(username)
     }
 
     /// The group and site of a client address, by the most specific mapping.

@@ -7,6 +7,7 @@
 //! comes from `tutela-policy`, events go to `tutela-store`'s sink, and page
 //! text goes to whatever implements [`ContentObserver`] (the monitor).
 
+pub mod auth;
 pub mod blockpage;
 pub mod ca;
 pub mod destination;
@@ -17,6 +18,7 @@ pub mod proxy;
 pub mod safesearch;
 pub mod settings;
 
+pub use auth::{Authentication, SignIn};
 pub use blockpage::{escape_html, BlockPage};
 pub use destination::{ConnectError, DestinationError, Destinations};
 pub use listen::{ListenLimits, ProxyServer};

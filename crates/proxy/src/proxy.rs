@@ -22,6 +22,7 @@ use tutela_lists::CategoryMask;
 use tutela_policy::{Action, Engine, Identity, Rule, Snapshot, Target, Verdict};
 use tutela_store::{event_for, AccessEvent, EventSink, Protocol, RefGenerator};
 
+use crate::auth::{Authentication, Authenticator, SignIn};
 use crate::blockpage::{BlockPage, ENGLISH};
 use crate::ca::LocalCa;
 use crate::destination::{
@@ -51,6 +52,8 @@ pub struct ProxyOptions {
     pub never_inspect_categories: Vec<String>,
     /// Extra trust anchors for origins' certificates, beside the web PKI.
     pub origin_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+    /// When clients must sign in.
+    pub authentication: Authentication,
 }
 
 impl Default for ProxyOptions {
@@ -66,6 +69,7 @@ impl Default for ProxyOptions {
             never_inspect_sites: Vec::new(),
             never_inspect_categories: Vec::new(),
             origin_roots: Vec::new(),
+            authentication: Authentication::Off,
         }
     }
 }
@@ -181,6 +185,7 @@ pub struct Proxy {
     options: ProxyOptions,
     /// Set when the listener stops; open tunnels end.
     closing: tokio::sync::watch::Sender<bool>,
+    accounts: Authenticator,
     pub stats: ProxyStats,
 }
 
@@ -216,6 +221,7 @@ impl Proxy {
             observer,
             options,
             closing: tokio::sync::watch::channel(false).0,
+            accounts: Authenticator::default(),
             stats: ProxyStats::default(),
         }
     }
@@ -255,13 +261,30 @@ impl Proxy {
                 "This proxy does not serve your network.\n",
             );
         };
-        let who = Who {
+        let mut who = Who {
             ip,
             group,
             group_name: snapshot.group(group).map_or("", |g| g.name.as_str()),
             site,
             user: None,
         };
+        let signed_in;
+        if self.options.authentication != Authentication::Off {
+            let header = req
+                .headers()
+                .get(header::PROXY_AUTHORIZATION)
+                .map(|v| v.as_bytes());
+            match self.accounts.sign_in(&snapshot, header).await {
+                SignIn::User { username, group } => {
+                    signed_in = username;
+                    who.user = Some(&signed_in);
+                    who.group = group;
+                    who.group_name = snapshot.group(group).map_or("", |g| g.name.as_str());
+                }
+                SignIn::Anonymous if self.options.authentication == Authentication::Optional => {}
+                SignIn::Anonymous | SignIn::Refused => return sign_in_required(),
+            }
+        }
         if req.method() == Method::CONNECT {
             return self.connect(req, &snapshot, &who).await;
         }
@@ -1042,6 +1065,19 @@ impl Proxy {
         );
         response
     }
+}
+
+/// 407: the browser asks the pupil to sign in.
+fn sign_in_required() -> Response<ProxyBody> {
+    let mut response = text(
+        StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+        "Sign in with your school username and password to use the web.\n",
+    );
+    response.headers_mut().insert(
+        header::PROXY_AUTHENTICATE,
+        HeaderValue::from_static("Basic realm=\"Tutela\", charset=\"UTF-8\""),
+    );
+    response
 }
 
 fn text(status: StatusCode, message: &str) -> Response<ProxyBody> {

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ProxySettings {
+    /// When clients must sign in with a username and password (`off`,
+    /// `optional`, `required`), checked against `policy.accounts` and the
+    /// store's users with a password.
+    pub authentication: crate::auth::Authentication,
     /// Client subnets served. The subnets of `policy.identities` are served
     /// too. Everyone else gets 403, so Tutela is never an open proxy.
     pub allowed_clients: Vec<ipnet::IpNet>,
@@ -77,6 +81,7 @@ pub const NEVER_INSPECT: &[&str] = &[
 impl Default for ProxySettings {
     fn default() -> Self {
         ProxySettings {
+            authentication: crate::auth::Authentication::Off,
             allowed_clients: vec![
                 ipnet::IpNet::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 0)), 8).unwrap_or_default(),
                 ipnet::IpNet::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 128).unwrap_or_default(),

@@ -494,3 +494,73 @@ async fn the_proxy_serves_its_pac_file_and_ca_certificate() {
         Some(std::fs::read_to_string(&t.tutela_ca).unwrap().trim_end())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_names_the_user_and_their_group() {
+    use tutela_policy::AccountConfig;
+    let mut p = support::policy();
+    p.accounts = vec![
+        AccountConfig {
+            username: "alice".into(),
+            password_hash: tutela_proxy::auth::hash_password("correct horse").unwrap(),
+            group: Some("staff".into()),
+        },
+        AccountConfig {
+            username: "bob".into(),
+            password_hash: tutela_proxy::auth::hash_password("battery staple").unwrap(),
+            group: None,
+        },
+    ];
+    let t = Running::with(ListenLimits::default(), p, |o| {
+        o.authentication = tutela_proxy::Authentication::Required;
+    })
+    .await;
+    let u = url("blocked.example", t.origin.port(), "/");
+
+    let (code, _, _, _) = t.curl(&[&u]).await;
+    assert_eq!(code, 407, "no credentials");
+    let (code, _, _, _) = t.curl(&["--proxy-user", "alice:wrong", &u]).await;
+    assert_eq!(code, 407, "wrong password");
+    let (code, _, _, _) = t.curl(&["--proxy-user", "mallory:correct horse", &u]).await;
+    assert_eq!(code, 407, "unknown user");
+    // Alice is staff, whose policy allows this site; Bob is a pupil.
+    for _ in 0..2 {
+        let (code, body, err, _) = t.curl(&["--proxy-user", "alice:correct horse", &u]).await;
+        assert_eq!(code, 200, "{body} {err}");
+    }
+    let (code, body, _, _) = t.curl(&["--proxy-user", "bob:battery staple", &u]).await;
+    assert_eq!(code, 403, "{body}");
+    // CONNECT signs in too.
+    let (_, _, err, exit) = t
+        .curl(&[
+            "--cacert",
+            t.ca.to_str().unwrap(),
+            &format!("https://secure.example:{}/", t.tls.port()),
+        ])
+        .await;
+    assert_ne!(exit, 0);
+    assert!(err.contains("407"), "{err}");
+
+    let events = t.events().await;
+    let alice: Vec<_> = events
+        .iter()
+        .filter(|e| e.user.as_deref() == Some("alice"))
+        .collect();
+    assert_eq!(alice.len(), 2, "{events:?}");
+    assert!(alice
+        .iter()
+        .all(|e| e.group.as_deref() == Some("staff") && e.action == "allow"));
+    let bob = events
+        .iter()
+        .find(|e| e.user.as_deref() == Some("bob"))
+        .expect("bob's event");
+    assert_eq!(
+        (bob.group.as_deref(), bob.action.as_str()),
+        (Some("pupils"), "block")
+    );
+    assert_eq!(
+        events.len(),
+        3,
+        "refused sign-ins decide nothing: {events:?}"
+    );
+}

@@ -81,6 +81,22 @@ pub const DEVICES_SQL: &str = "SELECT d.name, d.doh_token, u.username, \
      FROM devices d LEFT JOIN users u ON u.id = d.owner_id LEFT JOIN sites s ON s.id = d.site_id \
      WHERE d.doh_token IS NOT NULL AND (u.id IS NULL OR NOT u.disabled) ORDER BY d.id";
 
+/// A user who may sign in to the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAccount {
+    pub username: String,
+    /// An argon2id hash in PHC form (`$argon2id$v=19$...`).
+    pub password_hash: String,
+    /// The user's first group (by id).
+    pub group: Option<String>,
+}
+
+/// Proxy accounts; the same SQL for both dialects.
+pub const ACCOUNTS_SQL: &str = "SELECT u.username, u.password_hash, \
+     (SELECT g.name FROM memberships mb JOIN groups g ON g.id = mb.group_id \
+      WHERE mb.user_id = u.id ORDER BY g.id LIMIT 1) \
+     FROM users u WHERE u.password_hash IS NOT NULL AND NOT u.disabled ORDER BY u.id";
+
 /// What every backend can do.
 pub trait Backend: Send {
     /// `sqlite` or `postgres`.
@@ -145,6 +161,8 @@ pub trait Backend: Send {
     fn audit_log(&mut self, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// Subnet mappings and DoH devices, for the policy.
     fn identities(&mut self) -> Result<(Vec<StoredSubnet>, Vec<StoredDevice>), StoreError>;
+    /// Users who may sign in to the proxy: enabled, with a password.
+    fn accounts(&mut self) -> Result<Vec<StoredAccount>, StoreError>;
     /// Runs SQL as is; for tests and administration.
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError>;
     /// `ok`, or what the database's own check found.

@@ -76,6 +76,9 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
+    /// Read a password on standard input and print its argon2id hash, for
+    /// `[[policy.accounts]]` (never put the password on the command line).
+    HashPassword,
 }
 
 #[derive(Subcommand)]
@@ -196,6 +199,20 @@ fn run(cli: Cli) -> Result<std::process::ExitCode> {
                     spread_days,
                 } => events::load_test(&config, events, rate, seconds, spread_days)?,
             }
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::HashPassword => {
+            let mut line = String::new();
+            std::io::stdin()
+                .read_line(&mut line)
+                .context("cannot read the password from standard input")?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                anyhow::bail!("no password on standard input");
+            }
+            let hash = tutela_proxy::auth::hash_password(password)
+                .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+            println!("{hash}");
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Config { command } => match command {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tutela_lists::{LoadOptions, LoadReport};
 use tutela_policy::config::IdentityMapping;
-use tutela_policy::{DeviceConfig, PolicyConfig, Snapshot};
+use tutela_policy::{AccountConfig, DeviceConfig, PolicyConfig, Snapshot};
 
 use crate::config::Config;
 
@@ -58,7 +58,8 @@ pub fn load(config: &Config, mode: Mode) -> Result<Loaded> {
     })
 }
 
-/// The configured policy plus the subnet mappings and DoH devices kept in
+/// The configured policy plus the subnet mappings, DoH devices and proxy
+/// accounts kept in
 /// the store. A stored row that names an unknown group, has a bad subnet or
 /// repeats a configured token is skipped with a warning, so one bad row
 /// never stops the policy loading; an unreachable store leaves the file's
@@ -71,8 +72,10 @@ pub fn with_stored_identities(config: &Config) -> PolicyConfig {
             return policy;
         }
     }
-    let stored = store.open().and_then(|mut db| db.identities());
-    let (subnets, devices) = match stored {
+    let stored = store
+        .open()
+        .and_then(|mut db| Ok((db.identities()?, db.accounts()?)));
+    let ((subnets, devices), accounts) = match stored {
         Ok(x) => x,
         Err(e) => {
             tracing::warn!("identity mappings in the store are not available: {e}");
@@ -115,6 +118,18 @@ pub fn with_stored_identities(config: &Config) -> PolicyConfig {
             user: row.user,
             group,
             site: row.site,
+        });
+    }
+    for row in accounts {
+        if policy.accounts.iter().any(|a| a.username == row.username) {
+            tracing::warn!(user = %row.username, "stored account skipped: the config file has one of the same name");
+            continue;
+        }
+        let group = row.group.filter(|g| policy.groups.contains_key(g));
+        policy.accounts.push(AccountConfig {
+            username: row.username,
+            password_hash: row.password_hash,
+            group,
         });
     }
     policy

@@ -67,6 +67,7 @@ impl Config {
                 Some(path) => tutela_dns::read_pem_certificates(path).context("proxy.origin_ca")?,
                 None => Vec::new(),
             },
+            authentication: s.authentication,
             ..ProxyOptions::default()
         };
         if s.max_connections == 0 || s.max_connections_per_client == 0 {

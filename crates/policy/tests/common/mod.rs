@@ -71,6 +71,7 @@ pub fn policy(default_group: &str, groups: Vec<(&str, GroupConfig)>) -> PolicyCo
         overrides: Vec::new(),
         identities: Vec::new(),
         devices: Vec::new(),
+        accounts: Vec::new(),
     }
 }
 

@@ -198,6 +198,16 @@ impl Running {
 
     /// As [`Running::start`], with another policy.
     pub async fn with_policy(limits: ListenLimits, policy: PolicyConfig) -> Running {
+        Self::with(limits, policy, |_| {}).await
+    }
+
+    /// As [`Running::with_policy`], with the proxy's options changed by
+    /// `tweak`.
+    pub async fn with(
+        limits: ListenLimits,
+        policy: PolicyConfig,
+        tweak: impl FnOnce(&mut ProxyOptions),
+    ) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let origin = origin().await;
         let (tls, ca) = tls_origin(dir.path()).await;
@@ -235,26 +245,22 @@ impl Running {
         );
         let tutela_ca_dir = dir.path().join("ca");
         let local_ca = Arc::new(tutela_proxy::ca::LocalCa::load_or_create(&tutela_ca_dir).unwrap());
+        let mut options = ProxyOptions {
+            allowed_clients: vec!["127.0.0.1/32".parse().unwrap()],
+            connect_ports: vec![443, tls.port()],
+            console_url: "http://console.school.example".into(),
+            connect_timeout: Duration::from_secs(2),
+            hello_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(5),
+            never_inspect_sites: vec!["bank.example".into()],
+            origin_roots: rustls_pemfile_certs(&ca),
+            ..ProxyOptions::default()
+        };
+        tweak(&mut options);
         let proxy = Arc::new(
-            Proxy::new(
-                engine,
-                destinations,
-                ProxyOptions {
-                    allowed_clients: vec!["127.0.0.1/32".parse().unwrap()],
-                    connect_ports: vec![443, tls.port()],
-                    console_url: "http://console.school.example".into(),
-                    connect_timeout: Duration::from_secs(2),
-                    hello_timeout: Duration::from_secs(2),
-                    response_timeout: Duration::from_secs(5),
-                    never_inspect_sites: vec!["bank.example".into()],
-                    origin_roots: rustls_pemfile_certs(&ca),
-                    ..ProxyOptions::default()
-                },
-                writer.sink(),
-                None,
-            )
-            .with_inspection(local_ca)
-            .unwrap(),
+            Proxy::new(engine, destinations, options, writer.sink(), None)
+                .with_inspection(local_ca)
+                .unwrap(),
         );
         let server = ProxyServer::start("127.0.0.1:0".parse().unwrap(), limits, proxy.clone())
             .await
