@@ -793,3 +793,93 @@ fn serve_filters_through_the_proxy_and_logs_every_request() {
         "{text}"
     );
 }
+
+#[test]
+fn serve_signs_proxy_users_in_from_the_store() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_tcp_port();
+    let cfg = config(tmp.path(), "[proxy]\nauthentication = \"required\"\n");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace(
+        "proxy = \"127.0.0.1:0\"",
+        &format!("proxy = \"127.0.0.1:{port}\""),
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let out = tutela(&["--config", cfg.to_str().unwrap(), "db", "migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The password goes in on standard input, never the command line.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tutela"))
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"correct horse\n").unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    let hash = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    let db = rusqlite::Connection::open(tmp.path().join("data/tutela.db")).unwrap();
+    db.execute_batch(&format!(
+        "INSERT INTO groups (id, name) VALUES (7, 'open');
+         INSERT INTO users (id, username, password_hash, created_us) VALUES (1, 'teacher1', '{hash}', 0);
+         INSERT INTO users (id, username, password_hash, disabled, created_us) VALUES (2, 'leaver', '{hash}', 1, 0);
+         INSERT INTO memberships (user_id, group_id) VALUES (1, 7);"
+    ))
+    .unwrap();
+    drop(db);
+    let gambling = first_domain(&ut1_dir(), "gambling").expect("a gambling domain");
+    let url = format!("http://www.{gambling}/");
+
+    let child = Command::new(env!("CARGO_BIN_EXE_tutela"))
+        .args(["--config", cfg.to_str().unwrap(), "serve"])
+        .env("TUTELA_LOG", "info")
+        .env_remove("TUTELA_CONFIG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut code = 0;
+    while std::time::Instant::now() < deadline {
+        (code, _) = curl_via(port, &[&url]);
+        if code != 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert_eq!(code, 407, "sign-in is required");
+    let (code, _) = curl_via(port, &["--proxy-user", "leaver:correct horse", &url]);
+    assert_eq!(code, 407, "a disabled user cannot sign in");
+    let (code, body) = curl_via(port, &["--proxy-user", "teacher1:correct horse", &url]);
+    assert!(
+        code != 403 && code != 407,
+        "the open group's policy: {code} {body}"
+    );
+
+    std::thread::sleep(std::time::Duration::from_millis(600));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = tutela(&["--config", cfg.to_str().unwrap(), "log", "--json"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.lines().any(|l| {
+            let e: Value = serde_json::from_str(l).unwrap();
+            e["user"] == "teacher1" && e["group"] == "open" && e["action"] == "allow"
+        }),
+        "{text}"
+    );
+}
