@@ -58,15 +58,25 @@ async fn allowed_pages_stream_and_blocked_ones_get_the_block_page() {
         assert!(!body.contains("'y'"), "escaped: {body}");
     }
 
+    // Expression lists see the path too.
+    let (code, body, _, _) = t
+        .curl(&[&url("allowed.example", port, "/games/casino-42/play")])
+        .await;
+    assert_eq!(code, 403, "{body}");
+    let (code, _, _, _) = t
+        .curl(&[&url("allowed.example", port, "/games/casino/play")])
+        .await;
+    assert_eq!(code, 200);
+
     let events = t.events().await;
     let blocked: Vec<_> = events.iter().filter(|e| e.action == "block").collect();
-    assert_eq!(blocked.len(), 2, "{events:?}");
+    assert_eq!(blocked.len(), 3, "{events:?}");
     assert!(blocked.iter().all(|e| e.categories == vec!["adult"]));
     assert!(blocked.iter().any(|e| e.url.as_deref()
         == Some(
             format!("http://www.blocked.example:{port}/some/page?q=%3Cscript%3E&x='y'").as_bytes()
         )));
-    assert_eq!(events.iter().filter(|e| e.action == "allow").count(), 3);
+    assert_eq!(events.iter().filter(|e| e.action == "allow").count(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

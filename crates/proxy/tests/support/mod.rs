@@ -139,6 +139,8 @@ pub fn index() -> Index {
     let adult = b.categories_mut().intern("adult", Usage::Black).unwrap();
     b.add_domain(&HostName::parse("blocked.example").unwrap(), adult)
         .unwrap();
+    // A UT1-style expression: only a full URL shows it.
+    b.add_expression(r"/casino-[0-9]+/", adult).unwrap();
     b.finish()
 }
 
