@@ -26,7 +26,7 @@ use crate::auth::{Authentication, Authenticator, SignIn};
 use crate::blockpage::{BlockPage, ENGLISH};
 use crate::ca::LocalCa;
 use crate::destination::{
-    connect_any, origin_tls_config, CheckedConnector, CheckedTlsConnector, ConnectError,
+    connect_any, covers, origin_tls_config, CheckedConnector, CheckedTlsConnector, ConnectError,
     DestinationError, Destinations,
 };
 use crate::hello::{read_client_hello, HelloError};
@@ -54,6 +54,8 @@ pub struct ProxyOptions {
     pub origin_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
     /// When clients must sign in.
     pub authentication: Authentication,
+    /// Sites whose certificates are accepted when they do not verify.
+    pub certificate_exceptions: Vec<String>,
 }
 
 impl Default for ProxyOptions {
@@ -70,6 +72,7 @@ impl Default for ProxyOptions {
             never_inspect_categories: Vec::new(),
             origin_roots: Vec::new(),
             authentication: Authentication::Off,
+            certificate_exceptions: Vec::new(),
         }
     }
 }
@@ -228,7 +231,10 @@ impl Proxy {
 
     /// Makes TLS inspection possible with `ca`, for groups that turn it on.
     pub fn with_inspection(mut self, ca: Arc<LocalCa>) -> Result<Proxy, rustls::Error> {
-        let tls = origin_tls_config(&self.options.origin_roots)?;
+        let tls = origin_tls_config(
+            &self.options.origin_roots,
+            &self.options.certificate_exceptions,
+        )?;
         let connector = CheckedTlsConnector {
             tcp: CheckedConnector {
                 destinations: self.destinations.clone(),
@@ -683,10 +689,11 @@ impl Proxy {
             return false;
         }
         let host = target.host_str();
-        let listed = self.options.never_inspect_sites.iter().any(|site| {
-            host == site
-                || (host.ends_with(site.as_str()) && host[..host.len() - site.len()].ends_with('.'))
-        });
+        let listed = self
+            .options
+            .never_inspect_sites
+            .iter()
+            .any(|site| covers(site, host));
         if listed {
             return false;
         }

@@ -48,8 +48,12 @@ pub struct ProxySettings {
     /// Categories never decrypted (UT1's `bank`).
     pub never_inspect_categories: Vec<String>,
     /// Extra PEM trust anchors for sites' certificates, beside the web PKI
-    /// (an internal CA, say). Certificates are always verified.
+    /// (an internal CA, say).
     pub origin_ca: Option<std::path::PathBuf>,
+    /// Sites (with subdomains) whose certificates are accepted when they do
+    /// not verify, for inspected traffic. Keep it short and review it: each
+    /// is logged at start and on every use.
+    pub certificate_exceptions: Vec<String>,
 }
 
 /// Never decrypted by default. A starting list: add local services.
@@ -99,6 +103,7 @@ impl Default for ProxySettings {
             never_inspect_sites: NEVER_INSPECT.iter().map(|s| s.to_string()).collect(),
             never_inspect_categories: vec!["bank".into()],
             origin_ca: None,
+            certificate_exceptions: Vec::new(),
         }
     }
 }

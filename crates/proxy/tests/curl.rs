@@ -574,3 +574,29 @@ async fn signing_in_names_the_user_and_their_group() {
         "refused sign-ins decide nothing: {events:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_certificates_must_verify_except_on_the_exception_list() {
+    // The origin's CA is not trusted here: only the exception list lets a
+    // site through.
+    let t = Running::with(ListenLimits::default(), support::policy(), |o| {
+        o.origin_roots = Vec::new();
+        o.certificate_exceptions = vec!["secure.example".into()];
+    })
+    .await;
+    let tutela_ca = t.tutela_ca.to_str().unwrap().to_string();
+    let get = |host: &str| {
+        let url = format!("https://{host}:{}/page", t.tls.port());
+        let ca = tutela_ca.clone();
+        let t = &t;
+        async move {
+            t.curl(&["--interface", "127.0.0.3", "--cacert", &ca, &url])
+                .await
+        }
+    };
+    let (code, body, err, _) = get("secure.example").await;
+    assert_eq!(code, 200, "excepted: {body} {err}");
+    let (code, body, _, _) = get("other.example").await;
+    assert_eq!(code, 502, "not excepted, so not trusted: {body}");
+    assert!(body.contains("Cannot reach other.example"), "{body}");
+}

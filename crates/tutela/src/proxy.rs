@@ -43,6 +43,12 @@ impl ProxyListener {
             .await
             .with_context(|| format!("cannot start the proxy on {}", config.listeners.proxy))?;
         tracing::info!(listen = %server.addr, "filtering proxy listening");
+        if !s.certificate_exceptions.is_empty() {
+            tracing::warn!(
+                sites = ?s.certificate_exceptions,
+                "proxy.certificate_exceptions: these sites' certificates are accepted unverified when inspected; review this list"
+            );
+        }
         Ok(ProxyListener { server, proxy })
     }
 }
@@ -68,6 +74,7 @@ impl Config {
                 None => Vec::new(),
             },
             authentication: s.authentication,
+            certificate_exceptions: s.certificate_exceptions.clone(),
             ..ProxyOptions::default()
         };
         if s.max_connections == 0 || s.max_connections_per_client == 0 {

@@ -240,6 +240,7 @@ impl Running {
                 "www.google.com",
                 "www.youtube.com",
                 "secure.example",
+                "other.example",
                 "bank.example",
                 "rebind.example",
             ]
