@@ -83,6 +83,9 @@ impl Authenticator {
             return SignIn::Refused;
         };
         let Some(account) = snapshot.account(&username) else {
+            // As slow as a wrong password, so timing does not tell which
+            // usernames exist.
+            self.verify_in_turn(password, dummy_hash()).await;
             return SignIn::Refused;
         };
         let group = account.group;
@@ -94,20 +97,39 @@ impl Authenticator {
         {
             return SignIn::User { username, group };
         }
-        let Ok(_permit) = self.verifying.acquire().await else {
-            return SignIn::Refused;
-        };
-        let hash = account.password_hash.clone();
-        let verified = tokio::task::spawn_blocking(move || verify(&password, &hash))
+        if !self
+            .verify_in_turn(password, account.password_hash.clone())
             .await
-            .unwrap_or(false);
-        if !verified {
+        {
             tracing::info!(user = %username, "proxy sign-in refused");
             return SignIn::Refused;
         }
         self.remembered.insert(key, Instant::now());
         SignIn::User { username, group }
     }
+}
+
+impl Authenticator {
+    /// Verifies on a blocking thread, a few at a time; a sign-in that
+    /// cannot get a turn within `WAIT` is refused (the browser asks again),
+    /// so a flood of guesses cannot queue up without bound.
+    async fn verify_in_turn(&self, password: String, hash: String) -> bool {
+        const WAIT: Duration = Duration::from_secs(2);
+        let Ok(Ok(_permit)) = tokio::time::timeout(WAIT, self.verifying.acquire()).await else {
+            return false;
+        };
+        tokio::task::spawn_blocking(move || verify(&password, &hash))
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// A hash no password matches, to spend the same work on unknown users.
+fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password("tutela: no such user").unwrap_or_default())
+        .clone()
 }
 
 fn verify(password: &str, hash: &str) -> bool {

@@ -30,7 +30,12 @@ const METADATA: &[IpAddr] = &[
     IpAddr::V4(Ipv4Addr::new(169, 254, 169, 254)),
     IpAddr::V4(Ipv4Addr::new(100, 100, 100, 200)),
     IpAddr::V6(Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254)),
+    // Azure's wire server.
+    IpAddr::V4(Ipv4Addr::new(168, 63, 129, 16)),
 ];
+
+/// A name lookup may take this long.
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The destination rules and the local names table.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +62,22 @@ impl Destinations {
                 .map(|(name, ip)| (name.trim_end_matches('.').to_ascii_lowercase(), ip))
                 .collect(),
         }
+    }
+
+    /// Whether an open connection reached this very host on a forbidden
+    /// port (the console bound to `0.0.0.0`, reached by the LAN address).
+    pub fn check_connected(&self, stream: &tokio::net::TcpStream) -> Result<(), DestinationError> {
+        let (Ok(local), Ok(peer)) = (stream.local_addr(), stream.peer_addr()) else {
+            return Ok(());
+        };
+        if local.ip() == peer.ip() {
+            for f in &self.forbidden {
+                if f.port() == peer.port() && (f.ip().is_unspecified() || f.ip() == peer.ip()) {
+                    return Err(DestinationError::Console(*f));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether the proxy may open a connection to `addr`.
@@ -91,8 +112,12 @@ impl Destinations {
         } else if let Some(ip) = self.hosts.get(&host.to_ascii_lowercase()) {
             vec![SocketAddr::new(*ip, port)]
         } else {
-            tokio::net::lookup_host((host, port))
+            tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
                 .await
+                .map_err(|_| DestinationError::Resolve {
+                    host: host.to_string(),
+                    reason: "no answer in time".into(),
+                })?
                 .map_err(|e| DestinationError::Resolve {
                     host: host.to_string(),
                     reason: e.to_string(),
@@ -187,7 +212,9 @@ impl CheckedConnector {
     async fn open(&self, host: &str, port: u16) -> Result<tokio::net::TcpStream, ConnectError> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs = self.destinations.resolve(host, port).await?;
-        Ok(connect_any(&addrs, self.timeout).await?)
+        let stream = connect_any(&addrs, self.timeout).await?;
+        self.destinations.check_connected(&stream)?;
+        Ok(stream)
     }
 }
 

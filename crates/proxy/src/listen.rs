@@ -17,7 +17,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::proxy::Proxy;
+use crate::proxy::{ConnectionGuard, Proxy};
 
 /// How the listener limits clients.
 #[derive(Debug, Clone)]
@@ -135,8 +135,11 @@ async fn accept_loop(listener: TcpListener, limits: ListenLimits, proxy: Arc<Pro
         };
         let _ = stream.set_nodelay(true);
         let (proxy, http) = (proxy.clone(), http.clone());
+        let guard = ConnectionGuard(Arc::new((permit, slot)));
         connections.spawn(async move {
-            let service = service_fn(move |req| {
+            let held = guard.clone();
+            let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(guard.clone());
                 let proxy = proxy.clone();
                 async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, peer).await) }
             });
@@ -151,7 +154,7 @@ async fn accept_loop(listener: TcpListener, limits: ListenLimits, proxy: Arc<Pro
                     tracing::debug!(client = %peer, error = %e, "proxy: connection ended");
                 }
             }
-            drop((permit, slot));
+            drop(held);
         });
     }
 }

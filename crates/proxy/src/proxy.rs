@@ -274,6 +274,18 @@ impl Proxy {
             site,
             user: None,
         };
+        // Browsers fetch these before they know any credentials.
+        if req.uri().authority().is_none() && req.method() == Method::GET {
+            match req.uri().path() {
+                "/proxy.pac" | "/wpad.dat" => {
+                    if let Some(host) = host_header(req.headers()) {
+                        return pac_file(host);
+                    }
+                }
+                "/tutela-ca.pem" => return self.ca_certificate(),
+                _ => {}
+            }
+        }
         let signed_in;
         if self.options.authentication != Authentication::Off {
             let header = req
@@ -422,11 +434,6 @@ impl Proxy {
         let Some(host) = host_header(req.headers()) else {
             return self.bad_request("an absolute URL or a Host header is needed");
         };
-        match req.uri().path() {
-            "/proxy.pac" | "/wpad.dat" => return pac_file(host),
-            "/tutela-ca.pem" => return self.ca_certificate(),
-            _ => {}
-        }
         let url = format!("http://{host}{}", req.uri());
         let at = Timestamp::now();
         let target = match Target::parse(&url) {
@@ -491,9 +498,24 @@ impl Proxy {
                 }
             }
         }
+        // The origin must see the host that was decided, not a Host header
+        // naming another site on the same server (shared hosting, CDNs).
+        let host_value = req.uri().authority().map(|a| {
+            let host = a.host();
+            match a.port_u16() {
+                Some(p) if p != if tls { 443 } else { 80 } => format!("{host}:{p}"),
+                _ => host.to_string(),
+            }
+        });
         let headers = req.headers_mut();
         strip_hop_by_hop(headers);
         headers.remove(header::PROXY_AUTHORIZATION);
+        match host_value.and_then(|h| HeaderValue::from_str(&h).ok()) {
+            Some(h) => {
+                headers.insert(header::HOST, h);
+            }
+            None => return self.bad_request("the URL has no usable host"),
+        }
         if page.is_some() {
             // The monitor reads text as sent: ask for it unencoded.
             headers.remove(header::ACCEPT_ENCODING);
@@ -582,7 +604,9 @@ impl Proxy {
             );
         }
         let verdict = self.decide(snapshot, who, &target, at);
-        let inspect = self.may_inspect(snapshot, &verdict, &target);
+        // A CONNECT to an address is judged by the name inside it, which
+        // is only known once the tunnel opens: never decrypted.
+        let inspect = !target.key().is_ip && self.may_inspect(snapshot, &verdict, &target);
         let tunnel = Tunnel {
             snapshot: snapshot.clone(),
             authority: format!("{}:{port}", authority.host()),
@@ -642,6 +666,9 @@ impl Proxy {
                 );
             }
         };
+        if let Err(e) = self.destinations.check_connected(&origin) {
+            return self.refused_destination(&e);
+        }
         bump(&self.stats.tunnels);
         self.spawn_tunnel(req, move |proxy, client| async move {
             proxy.splice(client, origin, tunnel).await
@@ -659,6 +686,9 @@ impl Proxy {
         F: FnOnce(Arc<Proxy>, TokioIo<hyper::upgrade::Upgraded>) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send,
     {
+        // The tunnel outlives the HTTP connection that asked for it: it keeps
+        // that connection's place in the limits until it ends.
+        let guard = req.extensions().get::<ConnectionGuard>().cloned();
         let upgrade = hyper::upgrade::on(req);
         let proxy = self.clone();
         let mut closing = self.closing.subscribe();
@@ -675,6 +705,7 @@ impl Proxy {
                 _ = run => {}
                 _ = closing.wait_for(|closed| *closed) => {}
             }
+            drop(guard);
         });
         Response::new(ProxyBody::Page(Full::new(Bytes::new())))
     }
@@ -741,6 +772,45 @@ impl Proxy {
         }
     }
 
+    /// For a CONNECT to an address: the ClientHello must name a site, and
+    /// that site must live at the address, or the name decided is not the
+    /// site reached. Logs a circumvention block when not.
+    async fn name_lives_at(&self, t: &Tunnel, sni: Option<&str>) -> bool {
+        let Some(name) = sni else {
+            let entry = format!(
+                "a tunnel to the address {} with no server name",
+                t.target.host_str()
+            );
+            self.log_tunnel(t, &circumvention(t, entry), &t.target);
+            return false;
+        };
+        let port = t
+            .authority
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(443);
+        let lookup = tokio::time::timeout(
+            self.options.connect_timeout,
+            self.destinations.resolve(name, port),
+        )
+        .await;
+        let at = t.target.host_str().parse::<IpAddr>().ok();
+        let lives_there = matches!(
+            (lookup, at),
+            (Ok(Ok(addrs)), Some(ip)) if addrs.iter().any(|a| a.ip().to_canonical() == ip.to_canonical())
+        );
+        if !lives_there {
+            bump(&self.stats.fronting);
+            let entry = format!(
+                "{name} inside a tunnel to {}, which is not its address (domain fronting)",
+                t.target.host_str()
+            );
+            self.log_tunnel(t, &circumvention(t, entry), &t.target);
+        }
+        lives_there
+    }
+
     /// An uninspected tunnel: check the ClientHello, replay it to the
     /// origin, then copy both ways.
     async fn splice<C>(&self, mut client: C, mut origin: TcpStream, t: Tunnel)
@@ -764,6 +834,9 @@ impl Proxy {
         else {
             return;
         };
+        if t.target.key().is_ip && !self.name_lives_at(&t, hello.server_name.as_deref()).await {
+            return;
+        }
         self.log_tunnel(&t, &verdict, &named);
         if verdict.is_blocked() {
             return;
@@ -830,14 +903,15 @@ impl Proxy {
             }
             Err(_) => return,
         };
-        let authority = if t.authority.ends_with(":443") {
-            named.host_str().to_string()
+        let host = if named.host_str().contains(':') {
+            format!("[{}]", named.host_str())
         } else {
-            format!(
-                "{}:{}",
-                named.host_str(),
-                t.authority.rsplit(':').next().unwrap_or("443")
-            )
+            named.host_str().to_string()
+        };
+        let authority = if t.authority.ends_with(":443") {
+            host
+        } else {
+            format!("{host}:{}", t.authority.rsplit(':').next().unwrap_or("443"))
         };
         let inner = InnerRequest {
             tunnel: Arc::new(t),
@@ -939,6 +1013,11 @@ impl Proxy {
         );
     }
 }
+
+/// A client connection's place in the listener's limits (in all and per
+/// address), held by the connection and by any tunnel it opens.
+#[derive(Clone)]
+pub struct ConnectionGuard(pub Arc<dyn std::any::Any + Send + Sync>);
 
 /// What a CONNECT needs for the rest of its life in a spawned task.
 struct Tunnel {

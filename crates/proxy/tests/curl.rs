@@ -600,3 +600,104 @@ async fn origin_certificates_must_verify_except_on_the_exception_list() {
     assert_eq!(code, 502, "not excepted, so not trusted: {body}");
     assert!(body.contains("Cannot reach other.example"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_origin_sees_the_host_that_was_decided() {
+    let t = Running::start(ListenLimits::default()).await;
+    let port = t.origin.port();
+    // A Host header naming a blocked site on the same server is replaced.
+    let (code, body, _, _) = t
+        .curl(&[
+            "-H",
+            "Host: blocked.example",
+            &url("allowed.example", port, "/echo"),
+        ])
+        .await;
+    assert_eq!(code, 200);
+    assert!(
+        body.contains(&format!("host: allowed.example:{port}\n")),
+        "{body}"
+    );
+    assert!(!body.contains("blocked.example"), "{body}");
+}
+
+/// CONNECT to an address, then a ClientHello naming `sni` (none for an IP
+/// name): whether a TLS handshake completes through the tunnel.
+async fn connect_by_address(t: &Running, sni: &str) -> bool {
+    let tls_port = t.tls.port();
+    let mut s = TcpStream::connect(t.server.addr).await.unwrap();
+    s.write_all(format!("CONNECT 127.0.0.1:{tls_port} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = [0u8; 1024];
+    let n = s.read(&mut head).await.unwrap();
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_pemfile_certs(&t.ca) {
+        roots.add(cert).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
+    connector.connect(name, s).await.is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tunnel_to_an_address_must_name_a_site_that_lives_there() {
+    let t = Running::start(ListenLimits::default()).await;
+    // secure.example resolves to 127.0.0.1 here: allowed.
+    assert!(connect_by_address(&t, "secure.example").await);
+    // A name that does not live at the address: fronting.
+    assert!(!connect_by_address(&t, "elsewhere.invalid").await);
+    // No name at all (an IP server name sends no SNI).
+    assert!(!connect_by_address(&t, "127.0.0.1").await);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let events = t.events().await;
+    let circumvention = events
+        .iter()
+        .filter(|e| e.rule == "circumvention" && e.host == b"127.0.0.1")
+        .count();
+    assert_eq!(circumvention, 2, "{events:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_tunnels_count_against_the_client_limit() {
+    let t = Running::start(ListenLimits {
+        max_connections_per_client: 2,
+        ..ListenLimits::default()
+    })
+    .await;
+    let tls_port = t.tls.port();
+    let mut tunnels = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(t.server.addr).await.unwrap();
+        s.write_all(
+            format!("CONNECT secure.example:{tls_port} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut head = [0u8; 1024];
+        let n = s.read(&mut head).await.unwrap();
+        assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+        tunnels.push(s);
+    }
+    let (code, _, _, _) = t
+        .curl(&[&url("allowed.example", t.origin.port(), "/")])
+        .await;
+    assert_eq!(
+        code, 0,
+        "a third connection from the same address is refused"
+    );
+    drop(tunnels);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (code, _, err, _) = t
+        .curl(&[&url("allowed.example", t.origin.port(), "/")])
+        .await;
+    assert_eq!(code, 200, "{err}");
+}
