@@ -26,6 +26,10 @@ pub enum HelloError {
     Io(#[from] std::io::Error),
 }
 
+/// The TLS extension that carries an Encrypted ClientHello (RFC 9849
+/// draft 'encrypted_client_hello').
+pub const EXTENSION_ECH: u16 = 0xfe0d;
+
 /// A ClientHello as read: its server name and the raw bytes.
 pub struct Hello {
     pub server_name: Option<String>,
@@ -82,5 +86,134 @@ async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Hello, HelloError>
             Ok(None) => continue,
             Err((e, _alert)) => return Err(HelloError::NotTls(e.to_string())),
         }
+    }
+}
+
+impl Hello {
+    /// Whether the hello carries an Encrypted ClientHello, whose inner
+    /// server name the proxy cannot read.
+    pub fn has_encrypted_hello(&self) -> bool {
+        extension_types(&self.bytes).is_some_and(|types| types.contains(&EXTENSION_ECH))
+    }
+}
+
+/// The extension types of the ClientHello in `records` (TLS records as
+/// sent), or `None` if they are not a whole, well-formed ClientHello.
+pub fn extension_types(records: &[u8]) -> Option<Vec<u16>> {
+    // The handshake message may span records: join their payloads.
+    let mut handshake = Vec::with_capacity(records.len());
+    let mut rest = records;
+    while rest.len() >= 5 {
+        let length = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+        if rest[0] != 0x16 {
+            return None;
+        }
+        handshake.extend_from_slice(rest.get(5..5 + length)?);
+        rest = &rest[5 + length..];
+    }
+    let mut r = Reader(&handshake);
+    if r.u8()? != 1 {
+        return None;
+    }
+    let length = r.u24()?;
+    let mut body = Reader(r.take(length)?);
+    body.take(2 + 32)?; // legacy version, random
+    let session = usize::from(body.u8()?);
+    body.take(session)?;
+    let suites = usize::from(body.u16()?);
+    body.take(suites)?;
+    let compression = usize::from(body.u8()?);
+    body.take(compression)?;
+    let extensions = usize::from(body.u16()?);
+    let mut ext = Reader(body.take(extensions)?);
+    let mut types = Vec::new();
+    while !ext.0.is_empty() {
+        types.push(ext.u16()?);
+        let len = usize::from(ext.u16()?);
+        ext.take(len)?;
+    }
+    Some(types)
+}
+
+/// A bounds-checked cursor: every read is `None` past the end.
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let (head, tail) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = tail;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        self.take(1).map(|b| b[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+    fn u24(&mut self) -> Option<usize> {
+        self.take(3)
+            .map(|b| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A ClientHello record with these extensions (type, data).
+    fn hello(extensions: &[(u16, &[u8])]) -> Vec<u8> {
+        let mut ext = Vec::new();
+        for (t, data) in extensions {
+            ext.extend_from_slice(&t.to_be_bytes());
+            ext.extend_from_slice(&(data.len() as u16).to_be_bytes());
+            ext.extend_from_slice(data);
+        }
+        let mut body = vec![3, 3];
+        body.extend_from_slice(&[7; 32]);
+        body.push(0); // session id
+        body.extend_from_slice(&[0, 2, 0x13, 0x01]); // one suite
+        body.extend_from_slice(&[1, 0]); // null compression
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+        let mut hs = vec![1];
+        hs.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+        hs.extend_from_slice(&body);
+        let mut record = vec![0x16, 3, 1];
+        record.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        record.extend_from_slice(&hs);
+        record
+    }
+
+    #[test]
+    fn extensions_are_listed_even_across_records() {
+        let bytes = hello(&[
+            (0, b"\x00\x00"),
+            (EXTENSION_ECH, b"abc"),
+            (43, b"\x02\x03\x04"),
+        ]);
+        assert_eq!(extension_types(&bytes), Some(vec![0, EXTENSION_ECH, 43]));
+        // The same handshake split over two records.
+        let payload = &bytes[5..];
+        let (a, b) = payload.split_at(20);
+        let mut split = vec![0x16, 3, 1];
+        split.extend_from_slice(&(a.len() as u16).to_be_bytes());
+        split.extend_from_slice(a);
+        split.extend_from_slice(&[0x16, 3, 1]);
+        split.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        split.extend_from_slice(b);
+        assert_eq!(extension_types(&split), Some(vec![0, EXTENSION_ECH, 43]));
+    }
+
+    #[test]
+    fn truncated_or_hostile_bytes_are_none_never_a_panic() {
+        let bytes = hello(&[(EXTENSION_ECH, b"abc")]);
+        for end in 0..bytes.len() {
+            let _ = extension_types(&bytes[..end]);
+        }
+        let mut lying = bytes.clone();
+        let n = lying.len();
+        lying[n - 4] = 0xff; // an extension length past the end
+        assert_eq!(extension_types(&lying), None);
+        assert_eq!(extension_types(&[0x16, 3, 1, 0xff, 0xff]), None);
     }
 }

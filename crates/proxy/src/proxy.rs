@@ -830,6 +830,17 @@ impl Proxy {
                 return;
             }
         };
+        if hello.has_encrypted_hello() {
+            // The real server name is encrypted: what would be decided is
+            // only the outer, public one.
+            bump(&self.stats.fronting);
+            let entry = format!(
+                "an encrypted ClientHello inside a tunnel to {}",
+                t.target.host_str()
+            );
+            self.log_tunnel(&t, &circumvention(&t, entry), &t.target);
+            return;
+        }
         let Some((verdict, named)) = self.check_server_name(&t, hello.server_name.as_deref())
         else {
             return;
