@@ -533,6 +533,7 @@ impl DnsFilter {
             protocol: Protocol::Dns,
             raw_url: None,
             at,
+            page_view: false,
         };
         sink.record(event_for(&self.refs, snapshot, verdict, &request, target));
     }

@@ -335,6 +335,7 @@ impl Proxy {
         protocol: Protocol,
         raw_url: Option<&[u8]>,
         at: Timestamp,
+        page_view: bool,
     ) -> AccessEvent {
         let request = tutela_store::Request {
             client_ip: who.ip,
@@ -343,6 +344,7 @@ impl Proxy {
             site: who.site,
             protocol,
             raw_url,
+            page_view,
             at,
         };
         let event = event_for(&self.refs, snapshot, verdict, &request, target);
@@ -450,6 +452,7 @@ impl Proxy {
                 Protocol::Http,
                 Some(url.as_bytes()),
                 at,
+                is_page_view(&req),
             );
             return self.block_page(snapshot, &verdict, &event, &url, who);
         }
@@ -484,6 +487,7 @@ impl Proxy {
             protocol,
             Some(url.as_bytes()),
             at,
+            is_page_view(&req),
         );
         let page = self.observe_request(&event, who, &url);
         if verdict.is_blocked() {
@@ -628,6 +632,7 @@ impl Proxy {
                 Protocol::Https,
                 None,
                 at,
+                false,
             );
             let url = format!("https://{}/", tunnel.target.host_str());
             if !inspect {
@@ -1021,6 +1026,7 @@ impl Proxy {
             Protocol::Https,
             None,
             t.at,
+            false,
         );
     }
 }
@@ -1085,6 +1091,23 @@ fn circumvention(t: &Tunnel, entry: String) -> Verdict {
         safesearch: None,
         group: t.group,
         generation: t.snapshot.generation(),
+    }
+}
+
+/// Whether a browser asked for a document to show in its window: a
+/// main-frame page view, not an asset, a frame or a script's fetch. Modern
+/// browsers say so (`Sec-Fetch-Dest: document`); older ones are judged by
+/// a GET that accepts HTML first.
+fn is_page_view<B>(req: &Request<B>) -> bool {
+    if req.method() != Method::GET {
+        return false;
+    }
+    let headers = req.headers();
+    match headers.get("sec-fetch-dest") {
+        Some(dest) => dest.as_bytes().eq_ignore_ascii_case(b"document"),
+        None => headers
+            .get(header::ACCEPT)
+            .is_some_and(|a| a.as_bytes().starts_with(b"text/html")),
     }
 }
 

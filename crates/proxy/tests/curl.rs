@@ -701,3 +701,41 @@ async fn open_tunnels_count_against_the_client_limit() {
         .await;
     assert_eq!(code, 200, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_views_are_told_from_page_assets() {
+    let t = Running::start(ListenLimits::default()).await;
+    let port = t.origin.port();
+    for (path, header) in [
+        ("/page", "Sec-Fetch-Dest: document"),
+        ("/logo.png", "Sec-Fetch-Dest: image"),
+        ("/frame", "Sec-Fetch-Dest: iframe"),
+        ("/old-browser", "Accept: text/html,application/xhtml+xml"),
+        ("/script-fetch", "Accept: */*"),
+    ] {
+        let (code, _, err, _) = t
+            .curl(&["-H", header, &url("allowed.example", port, path)])
+            .await;
+        assert_eq!(code, 200, "{err}");
+    }
+    let events = t.events().await;
+    let mut views: Vec<(String, bool)> = events
+        .iter()
+        .map(|e| {
+            let url = String::from_utf8_lossy(e.url.as_deref().unwrap_or_default()).to_string();
+            let path = url.rsplit('/').next().unwrap_or_default().to_string();
+            (path, e.page_view)
+        })
+        .collect();
+    views.sort();
+    assert_eq!(
+        views,
+        vec![
+            ("frame".to_string(), false),
+            ("logo.png".to_string(), false),
+            ("old-browser".to_string(), true),
+            ("page".to_string(), true),
+            ("script-fetch".to_string(), false),
+        ]
+    );
+}

@@ -17,6 +17,8 @@ pub struct Request<'a> {
     /// kept byte for byte, and search terms are read from it with their case.
     pub raw_url: Option<&'a [u8]>,
     pub at: Timestamp,
+    /// A browser asked for a document to show (a main-frame page view).
+    pub page_view: bool,
 }
 
 /// The access event for one verdict: what every listener logs.
@@ -55,6 +57,7 @@ pub fn event_for(
         categories: snapshot.category_names(verdict, &verdict.categories),
         rule: verdict.rule.as_str().to_string(),
         count: 1,
+        page_view: who.page_view,
     }
 }
 
@@ -89,6 +92,7 @@ mod tests {
             protocol: Protocol::Https,
             raw_url: Some(raw),
             at,
+            page_view: true,
         };
 
         let raw = b"https://WWW.Casino.example/play?x=1";
@@ -110,6 +114,7 @@ mod tests {
         assert_eq!(e.host, b"www.casino.example");
         assert_eq!(e.url.as_deref(), Some(&raw[..]));
         assert_eq!(e.time_us, at.as_microsecond());
+        assert!(e.page_view);
         assert_eq!(
             (e.user.as_deref(), e.device.as_deref(), e.site.as_deref()),
             (Some("alice"), Some("laptop-7"), Some("main"))

@@ -146,6 +146,52 @@ pub struct AccessEvent {
     pub rule: String,
     /// Identical lookups folded into this one (1 when not folded).
     pub count: u32,
+    /// A main-frame page view: a browser asked for a document to show, not
+    /// an asset, a frame or a lookup. Reports count these as visits.
+    pub page_view: bool,
+}
+
+/// An event as journals written before `page_view` hold it.
+#[derive(Deserialize)]
+pub(crate) struct AccessEventV1 {
+    reference: EventRef,
+    time_us: i64,
+    site: Option<String>,
+    device: Option<String>,
+    client_ip: String,
+    user: Option<String>,
+    group: Option<String>,
+    protocol: Protocol,
+    host: Vec<u8>,
+    url: Option<Vec<u8>>,
+    search: Option<String>,
+    action: String,
+    categories: Vec<String>,
+    rule: String,
+    count: u32,
+}
+
+impl From<AccessEventV1> for AccessEvent {
+    fn from(v: AccessEventV1) -> AccessEvent {
+        AccessEvent {
+            reference: v.reference,
+            time_us: v.time_us,
+            site: v.site,
+            device: v.device,
+            client_ip: v.client_ip,
+            user: v.user,
+            group: v.group,
+            protocol: v.protocol,
+            host: v.host,
+            url: v.url,
+            search: v.search,
+            action: v.action,
+            categories: v.categories,
+            rule: v.rule,
+            count: v.count,
+            page_view: false,
+        }
+    }
 }
 
 impl AccessEvent {

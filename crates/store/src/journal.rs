@@ -267,12 +267,70 @@ pub fn read_file(path: &Path) -> Result<ReadOutcome, JournalError> {
         if r.read_exact(&mut payload).is_err() || crc32fast::hash(&payload) != crc {
             break;
         }
-        match postcard::from_bytes::<AccessEvent>(&payload) {
-            Ok(e) => out.events.push(e),
-            Err(_) => break,
+        // A record is whole (its CRC matched), so a decoding that does not
+        // use every byte is an older layout, not a newer one with junk.
+        let decoded = match postcard::take_from_bytes::<AccessEvent>(&payload) {
+            Ok((e, [])) => Some(e),
+            _ => postcard::from_bytes::<crate::event::AccessEventV1>(&payload)
+                .ok()
+                .map(AccessEvent::from),
+        };
+        match decoded {
+            Some(e) => out.events.push(e),
+            None => break,
         }
         consumed += 8 + n as u64;
     }
     out.torn_bytes = len - consumed;
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventRef, Protocol};
+
+    fn event(page_view: bool) -> AccessEvent {
+        AccessEvent {
+            reference: EventRef(42),
+            time_us: 1_764_000_000_000_000,
+            site: None,
+            device: None,
+            client_ip: "10.0.0.1".into(),
+            user: Some("alice".into()),
+            group: Some("pupils".into()),
+            protocol: Protocol::Http,
+            host: b"example.com".to_vec(),
+            url: Some(b"http://example.com/".to_vec()),
+            search: None,
+            action: "allow".into(),
+            categories: vec![],
+            rule: "default".into(),
+            count: 1,
+            page_view,
+        }
+    }
+
+    fn record(payload: &[u8]) -> Vec<u8> {
+        let mut r = (payload.len() as u32).to_le_bytes().to_vec();
+        r.extend_from_slice(&crc32fast::hash(payload).to_le_bytes());
+        r.extend_from_slice(payload);
+        r
+    }
+
+    #[test]
+    fn journals_from_before_page_views_still_replay() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.journal");
+        let new = postcard::to_allocvec(&event(true)).unwrap();
+        // The older layout is the same fields without the last one (a bool
+        // is one trailing byte).
+        let old = &new[..new.len() - 1];
+        let mut bytes = record(old);
+        bytes.extend(record(&new));
+        std::fs::write(&path, bytes).unwrap();
+        let out = read_file(&path).unwrap();
+        assert_eq!(out.events, vec![event(false), event(true)]);
+        assert_eq!(out.torn_bytes, 0);
+    }
 }

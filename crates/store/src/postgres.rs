@@ -11,15 +11,22 @@ use crate::event::{AccessEvent, EventRef, Protocol};
 use crate::query::{categories_column, conditions, parse_categories, EventQuery, SqlValue};
 use crate::{AuditEntry, Backend, StoreError};
 
-const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
-const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count";
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "page_view",
+        include_str!("../migrations/postgres/0002_page_view.sql"),
+    ),
+];
+const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count, page_view";
 /// [`COLUMNS`] of the staging table `s`.
-const STAGED: &str = "s.reference, s.time_us, s.site, s.device, s.client_ip, s.user_name, s.group_name, s.protocol, s.host, s.url, s.search, s.action, s.categories, s.rule, s.count";
-const TYPES: [Type; 15] = [
+const STAGED: &str = "s.reference, s.time_us, s.site, s.device, s.client_ip, s.user_name, s.group_name, s.protocol, s.host, s.url, s.search, s.action, s.categories, s.rule, s.count, s.page_view";
+const TYPES: [Type; 16] = [
     Type::INT8,
     Type::INT8,
     Type::TEXT,
@@ -35,6 +42,7 @@ const TYPES: [Type; 15] = [
     Type::TEXT,
     Type::TEXT,
     Type::INT4,
+    Type::BOOL,
 ];
 /// Serialises `tutela db migrate` across the nodes of a trust.
 const MIGRATION_LOCK: i64 = 0x7475_7465_6c61;
@@ -167,7 +175,7 @@ impl Postgres {
             let protocol = e.protocol.as_str();
             let categories = categories_column(&e.categories);
             let count = e.count as i32;
-            let row: [&(dyn ToSql + Sync); 15] = [
+            let row: [&(dyn ToSql + Sync); 16] = [
                 &e.reference.0,
                 &e.time_us,
                 &e.site,
@@ -183,6 +191,7 @@ impl Postgres {
                 &categories,
                 &e.rule,
                 &count,
+                &e.page_view,
             ];
             writer.write(&row)?;
         }
@@ -217,6 +226,7 @@ fn row_to_event(r: &postgres::Row) -> AccessEvent {
         categories: parse_categories(&categories),
         rule: r.get(13),
         count: r.get::<_, i32>(14) as u32,
+        page_view: r.get(15),
     }
 }
 

@@ -143,7 +143,7 @@ fn bytes_cell(b: &[u8]) -> String {
     neutralise_cell(&String::from_utf8_lossy(b))
 }
 
-pub const CSV_HEADER: [&str; 15] = [
+pub const CSV_HEADER: [&str; 16] = [
     "reference",
     "time",
     "site",
@@ -159,6 +159,7 @@ pub const CSV_HEADER: [&str; 15] = [
     "categories",
     "rule",
     "count",
+    "page_view",
 ];
 
 /// Writes events as CSV, header first.
@@ -186,6 +187,7 @@ pub fn write_csv(out: impl Write, events: &[AccessEvent]) -> Result<(), csv::Err
             neutralise_cell(&e.categories.join(" ")),
             neutralise_cell(&e.rule),
             e.count.to_string(),
+            e.page_view.to_string(),
         ])?;
     }
     w.flush()?;

@@ -16,10 +16,10 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[(
     include_str!("../migrations/sqlite/0001_initial.sql"),
 )];
 
-/// Rows per multi-row INSERT: 15 columns × 64 rows stays far below
+/// Rows per multi-row INSERT: 16 columns × 64 rows stays far below
 /// SQLite's parameter limit.
 const ROWS_PER_INSERT: usize = 64;
-const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count";
+const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count, page_view";
 
 pub struct Sqlite {
     conn: Connection,
@@ -71,6 +71,26 @@ impl Sqlite {
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
         }
+        // Day tables made before `page_view` existed get the column; older
+        // rows read as not page views.
+        for day in self.days.clone() {
+            let t = table(day);
+            let has: i64 = self.conn.query_row(
+                &format!("SELECT count(*) FROM pragma_table_info('{t}') WHERE name = 'page_view'"),
+                [],
+                |r| r.get(0),
+            )?;
+            let exists: i64 = self.conn.query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [&t],
+                |r| r.get(0),
+            )?;
+            if exists > 0 && has == 0 {
+                self.conn.execute_batch(&format!(
+                    "ALTER TABLE {t} ADD COLUMN page_view INTEGER NOT NULL DEFAULT 0"
+                ))?;
+            }
+        }
         Ok(())
     }
 
@@ -89,7 +109,8 @@ impl Sqlite {
                 protocol TEXT NOT NULL,
                 host BLOB NOT NULL, url BLOB, search TEXT,
                 action TEXT NOT NULL, categories TEXT NOT NULL, rule TEXT NOT NULL,
-                count INTEGER NOT NULL DEFAULT 1);
+                count INTEGER NOT NULL DEFAULT 1,
+                page_view INTEGER NOT NULL DEFAULT 0);
              CREATE INDEX IF NOT EXISTS {t}_user ON {t} (user_name, time_us);
              CREATE INDEX IF NOT EXISTS {t}_ip ON {t} (client_ip, time_us);
              CREATE INDEX IF NOT EXISTS {t}_time ON {t} (time_us);
@@ -102,7 +123,7 @@ impl Sqlite {
     fn insert_day(&self, day: i32, events: &[&AccessEvent]) -> Result<(), StoreError> {
         let t = table(day);
         for chunk in events.chunks(ROWS_PER_INSERT) {
-            let row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+            let row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
             let values = vec![row; chunk.len()].join(",");
             // OR IGNORE: a replayed journal may hold events already written;
             // it costs nothing here, so new and replayed events share a path.
@@ -115,7 +136,7 @@ impl Sqlite {
                 .collect();
             let counts: Vec<i64> = chunk.iter().map(|e| e.count as i64).collect();
             let protocols: Vec<&str> = chunk.iter().map(|e| e.protocol.as_str()).collect();
-            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 15);
+            let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 16);
             for (((e, categories), count), protocol) in
                 chunk.iter().zip(&categories).zip(&counts).zip(&protocols)
             {
@@ -135,6 +156,7 @@ impl Sqlite {
                     categories,
                     &e.rule,
                     count,
+                    &e.page_view,
                 ]);
             }
             stmt.execute(params_from_iter(params))?;
@@ -162,6 +184,7 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessEvent> {
         categories: parse_categories(&categories),
         rule: r.get(13)?,
         count: r.get::<_, i64>(14)? as u32,
+        page_view: r.get::<_, i64>(15)? != 0,
     })
 }
 

@@ -365,3 +365,32 @@ fn a_large_batch_goes_in_whole() {
         assert_eq!(refs, (0..45_000).collect::<Vec<_>>(), "{}", s.name);
     }
 }
+
+#[test]
+fn stores_made_before_page_views_are_upgraded_in_place() {
+    for s in stores() {
+        let t = at("2026-12-01T10:00:00Z");
+        {
+            let mut db = s.open();
+            let mut before = event(1, t);
+            before.page_view = false;
+            db.insert_events(&[before]).unwrap();
+            // Back to the layout of a store made before the column existed.
+            let downgrade = if db.kind() == "sqlite" {
+                "ALTER TABLE access_events_20261201 DROP COLUMN page_view"
+            } else {
+                "ALTER TABLE access_events DROP COLUMN page_view; DELETE FROM schema_migrations WHERE version = 2"
+            };
+            db.execute_raw(downgrade).unwrap();
+        }
+        let mut db = s.open();
+        db.migrate().unwrap();
+        let mut after = event(2, t + 1);
+        after.page_view = true;
+        db.insert_events(&[after]).unwrap();
+        let mut back = db.query_events(&EventQuery::default()).unwrap();
+        back.sort_by_key(|e| e.reference);
+        let views: Vec<bool> = back.iter().map(|e| e.page_view).collect();
+        assert_eq!(views, vec![false, true], "{}", s.name);
+    }
+}

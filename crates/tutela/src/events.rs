@@ -157,6 +157,7 @@ fn event_json(e: &AccessEvent) -> serde_json::Value {
         "categories": e.categories,
         "rule": e.rule,
         "count": e.count,
+        "page_view": e.page_view,
     })
 }
 
@@ -180,6 +181,9 @@ fn event_line(e: &AccessEvent) -> String {
     }
     if e.count > 1 {
         line.push_str(&format!("  (x{})", e.count));
+    }
+    if e.page_view {
+        line.push_str("  (page view)");
     }
     line
 }
@@ -331,6 +335,7 @@ fn template(n: u64) -> AccessEvent {
         }
         .into(),
         count: 1,
+        page_view: !blocked,
     }
 }
 

@@ -191,6 +191,7 @@ fn log_command_filters_escapes_and_exports_safely() {
                 },
                 rule: "default".into(),
                 count: 1,
+                page_view: i % 3 == 0,
             });
         }
         db.insert_events(&events).unwrap();

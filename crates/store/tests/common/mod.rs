@@ -103,6 +103,7 @@ pub fn event(reference: i64, time_us: i64) -> AccessEvent {
         categories: vec![],
         rule: "default".into(),
         count: 1,
+        page_view: true,
     }
 }
 
