@@ -30,6 +30,29 @@ const UDP_POLL: Duration = Duration::from_millis(200);
 /// dropped.
 const UDP_RECV_BUFFER: usize = 4 << 20;
 
+/// UDP sockets (one per thread, sharing a port) and TCP on the same port.
+/// With port 0 the kernel picks the UDP port, which TCP may already use
+/// elsewhere: then try another.
+async fn bind_plain(addr: SocketAddr, threads: usize) -> io::Result<(Vec<UdpSocket>, TcpListener)> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let first = udp_socket(addr)?;
+        let udp = first.local_addr()?;
+        let mut sockets = vec![first];
+        for _ in 1..threads {
+            sockets.push(udp_socket(udp)?);
+        }
+        match TcpListener::bind(udp).await {
+            Ok(tcp) => return Ok((sockets, tcp)),
+            Err(e) if addr.port() == 0 && e.kind() == io::ErrorKind::AddrInUse && attempt < 20 => {
+                continue
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
 /// What to listen on.
 #[derive(Clone)]
 pub struct Listen {
@@ -65,12 +88,8 @@ impl DnsServer {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let first = udp_socket(listen.plain)?;
-        let udp = first.local_addr()?;
-        let mut sockets = vec![first];
-        for _ in 1..threads {
-            sockets.push(udp_socket(udp)?);
-        }
+        let (sockets, tcp_listener) = bind_plain(listen.plain, threads).await?;
+        let udp = tcp_listener.local_addr()?;
         let mut udp_threads = Vec::new();
         for (i, socket) in sockets.into_iter().enumerate() {
             let (filter, stop, runtime) = (filter.clone(), stop.clone(), runtime.clone());
@@ -81,8 +100,6 @@ impl DnsServer {
             );
         }
         let connections = Arc::new(Semaphore::new(listen.max_connections.max(1)));
-        // TCP on the same port as UDP.
-        let tcp_listener = TcpListener::bind(udp).await?;
         let tcp = tcp_listener.local_addr()?;
         let mut tasks = vec![tokio::spawn(accept_streams(
             tcp_listener,
