@@ -5,8 +5,10 @@
 //! bound on verifications at once (so wrong guesses cannot eat every core);
 //! a success is remembered for a while by a digest of the credentials and
 //! the stored hash, so the next requests cost a hash lookup and a change of
-//! password ends the old sign-in.
+//! password ends the old sign-in. An address that fails ten times within a
+//! minute is refused unchecked for the rest of that minute.
 
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -40,12 +42,18 @@ pub enum SignIn {
 
 /// Successful sign-ins remembered this long.
 const REMEMBER: Duration = Duration::from_secs(600);
+/// Failed sign-ins from one address within `LOCKOUT` before that address
+/// is refused without checking, until `LOCKOUT` has passed.
+const MAX_FAILURES: u32 = 10;
+const LOCKOUT: Duration = Duration::from_secs(60);
 /// Verifications at once, at most.
 const VERIFY_AT_ONCE: usize = 4;
 
 pub struct Authenticator {
     remembered: quick_cache::sync::Cache<[u8; 32], Instant>,
     verifying: tokio::sync::Semaphore,
+    /// Failures per client address: how many, since when.
+    failures: quick_cache::sync::Cache<IpAddr, (u32, Instant)>,
 }
 
 impl Default for Authenticator {
@@ -53,6 +61,7 @@ impl Default for Authenticator {
         Authenticator {
             remembered: quick_cache::sync::Cache::new(50_000),
             verifying: tokio::sync::Semaphore::new(VERIFY_AT_ONCE),
+            failures: quick_cache::sync::Cache::new(10_000),
         }
     }
 }
@@ -75,7 +84,12 @@ pub fn basic_credentials(header: &[u8]) -> Option<(String, String)> {
 impl Authenticator {
     /// Checks the `Proxy-Authorization` value, if any, against `snapshot`'s
     /// accounts.
-    pub async fn sign_in(&self, snapshot: &Snapshot, header: Option<&[u8]>) -> SignIn {
+    pub async fn sign_in(
+        &self,
+        snapshot: &Snapshot,
+        client: IpAddr,
+        header: Option<&[u8]>,
+    ) -> SignIn {
         let Some(header) = header else {
             return SignIn::Anonymous;
         };
@@ -85,7 +99,10 @@ impl Authenticator {
         let Some(account) = snapshot.account(&username) else {
             // As slow as a wrong password, so timing does not tell which
             // usernames exist.
-            self.verify_in_turn(password, dummy_hash()).await;
+            if !self.locked_out(client) {
+                self.verify_in_turn(password, dummy_hash()).await;
+                self.failed(client);
+            }
             return SignIn::Refused;
         };
         let group = account.group;
@@ -97,11 +114,15 @@ impl Authenticator {
         {
             return SignIn::User { username, group };
         }
+        if self.locked_out(client) {
+            return SignIn::Refused;
+        }
         if !self
             .verify_in_turn(password, account.password_hash.clone())
             .await
         {
-            tracing::info!(user = %username, "proxy sign-in refused");
+            tracing::info!(user = %username, client = %client, "proxy sign-in refused");
+            self.failed(client);
             return SignIn::Refused;
         }
         self.remembered.insert(key, Instant::now());
@@ -110,6 +131,25 @@ impl Authenticator {
 }
 
 impl Authenticator {
+    /// Whether `client` failed too often lately to be checked at all.
+    fn locked_out(&self, client: IpAddr) -> bool {
+        self.failures
+            .get(&client)
+            .is_some_and(|(n, since)| n >= MAX_FAILURES && since.elapsed() < LOCKOUT)
+    }
+
+    fn failed(&self, client: IpAddr) {
+        let now = Instant::now();
+        let (n, since) = match self.failures.get(&client) {
+            Some((n, since)) if since.elapsed() < LOCKOUT => (n + 1, since),
+            _ => (1, now),
+        };
+        if n == MAX_FAILURES {
+            tracing::warn!(client = %client, "proxy sign-in: {n} failures in a row; this address is refused for a minute");
+        }
+        self.failures.insert(client, (n, since));
+    }
+
     /// Verifies on a blocking thread, a few at a time; a sign-in that
     /// cannot get a turn within `WAIT` is refused (the browser asks again),
     /// so a flood of guesses cannot queue up without bound.

@@ -292,7 +292,7 @@ impl Proxy {
                 .headers()
                 .get(header::PROXY_AUTHORIZATION)
                 .map(|v| v.as_bytes());
-            match self.accounts.sign_in(&snapshot, header).await {
+            match self.accounts.sign_in(&snapshot, ip, header).await {
                 SignIn::User { username, group } => {
                     signed_in = username;
                     who.user = Some(&signed_in);

@@ -739,3 +739,36 @@ async fn page_views_are_told_from_page_assets() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_that_keeps_guessing_is_locked_out() {
+    use tutela_policy::AccountConfig;
+    let mut p = support::policy();
+    p.accounts = vec![AccountConfig {
+        username: "alice".into(),
+        password_hash: tutela_proxy::auth::hash_password("correct horse").unwrap(),
+        group: None,
+    }];
+    let t = Running::with(ListenLimits::default(), p, |o| {
+        o.authentication = tutela_proxy::Authentication::Required;
+    })
+    .await;
+    let u = url("allowed.example", t.origin.port(), "/");
+    for i in 0..10 {
+        let guess = format!("alice:guess{i}");
+        let (code, _, _, _) = t.curl(&["--proxy-user", &guess, &u]).await;
+        assert_eq!(code, 407);
+    }
+    let (code, _, _, _) = t.curl(&["--proxy-user", "alice:correct horse", &u]).await;
+    assert_eq!(code, 407, "this address is locked out for now");
+    let (code, _, err, _) = t
+        .curl(&[
+            "--interface",
+            "127.0.0.2",
+            "--proxy-user",
+            "alice:correct horse",
+            &u,
+        ])
+        .await;
+    assert_eq!(code, 200, "another address is not: {err}");
+}
