@@ -174,6 +174,16 @@ pub enum ConnectError {
     Io(#[from] std::io::Error),
 }
 
+/// What a connector's `call` returns.
+type Connecting<T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ConnectError>> + Send>>;
+
+/// A URI's host without IPv6 brackets.
+fn bare_host(uri: &http::Uri) -> Result<&str, ConnectError> {
+    let host = uri.host().ok_or(ConnectError::NoHost)?;
+    Ok(host.trim_start_matches('[').trim_end_matches(']'))
+}
+
 /// The HTTP client's connector: resolves, checks every address with its
 /// port, then connects, so a pooled connection was always checked first.
 #[derive(Clone)]
@@ -185,9 +195,7 @@ pub(crate) struct CheckedConnector {
 impl tower_service::Service<http::Uri> for CheckedConnector {
     type Response = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
     type Error = ConnectError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
+    type Future = Connecting<Self::Response>;
 
     fn poll_ready(
         &mut self,
@@ -199,8 +207,9 @@ impl tower_service::Service<http::Uri> for CheckedConnector {
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let this = self.clone();
         Box::pin(async move {
-            let host = uri.host().ok_or(ConnectError::NoHost)?;
-            let stream = this.open(host, uri.port_u16().unwrap_or(80)).await?;
+            let stream = this
+                .open(bare_host(&uri)?, uri.port_u16().unwrap_or(80))
+                .await?;
             Ok(hyper_util::rt::TokioIo::new(stream))
         })
     }
@@ -210,7 +219,6 @@ impl CheckedConnector {
     /// Resolves `host`, checks every address, connects to the first that
     /// answers.
     async fn open(&self, host: &str, port: u16) -> Result<tokio::net::TcpStream, ConnectError> {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs = self.destinations.resolve(host, port).await?;
         let stream = connect_any(&addrs, self.timeout).await?;
         self.destinations.check_connected(&stream)?;
@@ -229,9 +237,7 @@ pub(crate) struct CheckedTlsConnector {
 impl tower_service::Service<http::Uri> for CheckedTlsConnector {
     type Response = OriginTls;
     type Error = ConnectError;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
-    >;
+    type Future = Connecting<Self::Response>;
 
     fn poll_ready(
         &mut self,
@@ -243,12 +249,8 @@ impl tower_service::Service<http::Uri> for CheckedTlsConnector {
     fn call(&mut self, uri: http::Uri) -> Self::Future {
         let (tcp, tls) = (self.tcp.clone(), self.tls.clone());
         Box::pin(async move {
-            let host = uri.host().ok_or(ConnectError::NoHost)?;
-            let bare = host
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_string();
-            let name = rustls::pki_types::ServerName::try_from(bare)
+            let host = bare_host(&uri)?;
+            let name = rustls::pki_types::ServerName::try_from(host.to_string())
                 .map_err(|e| ConnectError::Io(std::io::Error::other(e)))?;
             let stream = tcp.open(host, uri.port_u16().unwrap_or(443)).await?;
             let stream = tls.connect(name, stream).await?;

@@ -34,8 +34,6 @@ pub const EXTENSION_ECH: u16 = 0xfe0d;
 pub struct Hello {
     pub server_name: Option<String>,
     pub bytes: Vec<u8>,
-    /// The parsed hello, to continue the handshake locally (inspection).
-    pub accepted: rustls::server::Accepted,
 }
 
 /// Reads one ClientHello from `stream` within `timeout`.
@@ -77,11 +75,7 @@ async fn read<S: AsyncRead + Unpin>(stream: &mut S) -> Result<Hello, HelloError>
         match acceptor.accept() {
             Ok(Some(accepted)) => {
                 let server_name = accepted.client_hello().server_name().map(str::to_string);
-                return Ok(Hello {
-                    server_name,
-                    bytes,
-                    accepted,
-                });
+                return Ok(Hello { server_name, bytes });
             }
             Ok(None) => continue,
             Err((e, _alert)) => return Err(HelloError::NotTls(e.to_string())),
