@@ -13,16 +13,18 @@
 pub mod access;
 pub mod event;
 pub mod journal;
+pub mod people;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;
+pub mod unblock;
 pub mod writer;
 
 use std::path::PathBuf;
 
 pub use access::{event_for, Request};
 pub use event::{search_terms, AccessEvent, EventRef, Protocol, RefGenerator};
-pub use query::{write_csv, EventQuery};
+pub use query::{write_csv, EventQuery, SqlValue};
 pub use writer::{EventSink, StatsSnapshot, Writer, WriterConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +167,12 @@ pub trait Backend: Send {
     fn accounts(&mut self) -> Result<Vec<StoredAccount>, StoreError>;
     /// Runs SQL as is; for tests and administration.
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError>;
+    /// Runs one statement of SQL shared by both dialects (`?` for each
+    /// bound value) and returns its rows. Integers and booleans read as
+    /// [`SqlValue::Int`].
+    fn rows(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError>;
+    /// Runs one statement of shared SQL; returns the rows changed.
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError>;
     /// `ok`, or what the database's own check found.
     fn check_integrity(&mut self) -> Result<String, StoreError>;
 }

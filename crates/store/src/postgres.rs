@@ -8,7 +8,9 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 
 use crate::event::{AccessEvent, EventRef, Protocol};
-use crate::query::{categories_column, conditions, parse_categories, EventQuery, SqlValue};
+use crate::query::{
+    categories_column, conditions, numbered_placeholders, parse_categories, EventQuery, SqlValue,
+};
 use crate::{AuditEntry, Backend, StoreError};
 
 const MIGRATIONS: &[(u32, &str, &str)] = &[
@@ -21,6 +23,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         2,
         "page_view",
         include_str!("../migrations/postgres/0002_page_view.sql"),
+    ),
+    (
+        3,
+        "console",
+        include_str!("../migrations/postgres/0003_console.sql"),
     ),
 ];
 const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count, page_view";
@@ -306,29 +313,16 @@ impl Backend for Postgres {
 
     fn query_events(&mut self, q: &EventQuery) -> Result<Vec<AccessEvent>, StoreError> {
         let (conditions, values) = conditions(q, "ILIKE");
-        // `?` → `$1`, `$2`…: the values are bound, never spliced in.
-        let mut numbered = String::with_capacity(conditions.len() + 8);
-        for (n, piece) in conditions.split('?').enumerate() {
-            if n > 0 {
-                numbered.push_str(&format!("${n}"));
-            }
-            numbered.push_str(piece);
-        }
-        let mut sql = format!("SELECT {COLUMNS} FROM access_events WHERE TRUE{numbered}");
-        let params: Vec<Box<dyn ToSql + Sync>> = values
-            .into_iter()
-            .map(|v| -> Box<dyn ToSql + Sync> {
-                match v {
-                    SqlValue::Text(t) => Box::new(t),
-                    SqlValue::Int(i) => Box::new(i),
-                }
-            })
-            .collect();
+        // The values are bound, never spliced in.
+        let mut sql = format!(
+            "SELECT {COLUMNS} FROM access_events WHERE TRUE{}",
+            numbered_placeholders(&conditions)
+        );
         sql.push_str(&format!(
             " ORDER BY time_us DESC, reference DESC LIMIT {}",
             q.page_size()
         ));
-        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref()).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|p| p as _).collect();
         let rows = self.client.query(&sql, &refs)?;
         Ok(rows.iter().map(row_to_event).collect())
     }
@@ -422,10 +416,80 @@ impl Backend for Postgres {
         Ok(())
     }
 
+    fn rows(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        let rows = self.client.query(&numbered_placeholders(sql), &refs)?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let mut values = Vec::with_capacity(row.len());
+            for (i, column) in row.columns().iter().enumerate() {
+                let ty = column.type_();
+                let value = if *ty == Type::INT8 {
+                    row.try_get::<_, Option<i64>>(i)?.map(SqlValue::Int)
+                } else if *ty == Type::INT4 {
+                    row.try_get::<_, Option<i32>>(i)?
+                        .map(|v| SqlValue::Int(v.into()))
+                } else if *ty == Type::INT2 {
+                    row.try_get::<_, Option<i16>>(i)?
+                        .map(|v| SqlValue::Int(v.into()))
+                } else if *ty == Type::BOOL {
+                    row.try_get::<_, Option<bool>>(i)?
+                        .map(|v| SqlValue::Int(v.into()))
+                } else {
+                    row.try_get::<_, Option<String>>(i)?.map(SqlValue::Text)
+                };
+                values.push(value.unwrap_or(SqlValue::Null));
+            }
+            out.push(values);
+        }
+        Ok(out)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as _).collect();
+        Ok(self.client.execute(&numbered_placeholders(sql), &refs)?)
+    }
+
     fn check_integrity(&mut self) -> Result<String, StoreError> {
         // PostgreSQL is crash-safe by its WAL; check the tables answer.
         self.client
             .query_one("SELECT count(*) FROM access_events", &[])?;
         Ok("ok".into())
     }
+}
+
+/// Shared SQL binds one value type for every column: integers go in as the
+/// column's integer width (or as a boolean), text as text.
+impl ToSql for SqlValue {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            SqlValue::Null => Ok(postgres::types::IsNull::Yes),
+            SqlValue::Text(t) => t.as_str().to_sql(ty, out),
+            SqlValue::Int(i) => {
+                if *ty == Type::INT4 {
+                    i32::try_from(*i)?.to_sql(ty, out)
+                } else if *ty == Type::INT2 {
+                    i16::try_from(*i)?.to_sql(ty, out)
+                } else if *ty == Type::BOOL {
+                    (*i != 0).to_sql(ty, out)
+                } else {
+                    i.to_sql(ty, out)
+                }
+            }
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <&str as ToSql>::accepts(ty)
+            || <i64 as ToSql>::accepts(ty)
+            || <i32 as ToSql>::accepts(ty)
+            || <i16 as ToSql>::accepts(ty)
+            || <bool as ToSql>::accepts(ty)
+    }
+
+    postgres::types::to_sql_checked!();
 }

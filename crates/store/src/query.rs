@@ -39,10 +39,65 @@ impl EventQuery {
     }
 }
 
-/// A value bound to a placeholder of [`conditions`].
-pub(crate) enum SqlValue {
+/// A value bound to a `?` placeholder of shared SQL, or read from a row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SqlValue {
+    Null,
     Text(String),
     Int(i64),
+}
+
+impl SqlValue {
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            SqlValue::Text(t) => Some(t),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self) -> Option<i64> {
+        match self {
+            SqlValue::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for SqlValue {
+    fn from(t: &str) -> Self {
+        SqlValue::Text(t.to_string())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(t: String) -> Self {
+        SqlValue::Text(t)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(i: i64) -> Self {
+        SqlValue::Int(i)
+    }
+}
+
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// `?` → `$1`, `$2`…, for PostgreSQL. Shared SQL never has `?` inside a
+/// literal.
+pub(crate) fn numbered_placeholders(sql: &str) -> String {
+    let mut numbered = String::with_capacity(sql.len() + 8);
+    for (n, piece) in sql.split('?').enumerate() {
+        if n > 0 {
+            numbered.push_str(&format!("${n}"));
+        }
+        numbered.push_str(piece);
+    }
+    numbered
 }
 
 /// The filters of `q` as SQL conditions, each starting ` AND `, with `?` for

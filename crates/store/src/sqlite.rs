@@ -10,11 +10,19 @@ use crate::event::{AccessEvent, EventRef, Protocol};
 use crate::query::{categories_column, conditions, parse_categories, EventQuery, SqlValue};
 use crate::{AuditEntry, Backend, StoreError};
 
-const MIGRATIONS: &[(u32, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
+// Version 2 (page views) is applied to each day table as it opens.
+const MIGRATIONS: &[(u32, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        3,
+        "console",
+        include_str!("../migrations/sqlite/0003_console.sql"),
+    ),
+];
 
 /// Rows per multi-row INSERT: 16 columns × 64 rows stays far below
 /// SQLite's parameter limit.
@@ -257,13 +265,7 @@ impl Backend for Sqlite {
         for day in days {
             let (conditions, values) = conditions(q, "LIKE");
             let mut sql = format!("SELECT {COLUMNS} FROM {} WHERE 1=1{conditions}", table(day));
-            let params: Vec<rusqlite::types::Value> = values
-                .into_iter()
-                .map(|v| match v {
-                    SqlValue::Text(t) => rusqlite::types::Value::Text(t),
-                    SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
-                })
-                .collect();
+            let params: Vec<rusqlite::types::Value> = values.into_iter().map(to_sqlite).collect();
             sql.push_str(&format!(
                 " ORDER BY time_us DESC, reference DESC LIMIT {}",
                 limit - out.len()
@@ -369,9 +371,45 @@ impl Backend for Sqlite {
         Ok(())
     }
 
+    fn rows(&mut self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let columns = stmt.column_count();
+        let params = params_from_iter(params.iter().cloned().map(to_sqlite));
+        let rows = stmt.query_map(params, |r| {
+            (0..columns)
+                .map(|i| {
+                    Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                        rusqlite::types::Value::Integer(i) => SqlValue::Int(i),
+                        rusqlite::types::Value::Text(t) => SqlValue::Text(t),
+                        rusqlite::types::Value::Real(f) => SqlValue::Text(f.to_string()),
+                        rusqlite::types::Value::Blob(b) => {
+                            SqlValue::Text(String::from_utf8_lossy(&b).into_owned())
+                        }
+                        rusqlite::types::Value::Null => SqlValue::Null,
+                    })
+                })
+                .collect::<Result<Vec<_>, rusqlite::Error>>()
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let changed = stmt.execute(params_from_iter(params.iter().cloned().map(to_sqlite)))?;
+        Ok(changed as u64)
+    }
+
     fn check_integrity(&mut self) -> Result<String, StoreError> {
         Ok(self
             .conn
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+fn to_sqlite(v: SqlValue) -> rusqlite::types::Value {
+    match v {
+        SqlValue::Null => rusqlite::types::Value::Null,
+        SqlValue::Text(t) => rusqlite::types::Value::Text(t),
+        SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
     }
 }
