@@ -17,6 +17,9 @@ pub mod verdict;
 pub use config::{AccountConfig, DeviceConfig, DnsBlock, PolicyConfig};
 pub use engine::Engine;
 pub use safesearch::{SafeSearch, SearchEngine};
-pub use snapshot::{Account, Device, Identity, PolicyError, Snapshot, CIRCUMVENTION_CANARIES};
+pub use snapshot::{
+    validate_site, Account, Device, Explanation, Identity, PolicyError, Snapshot,
+    CIRCUMVENTION_CANARIES,
+};
 pub use target::{Target, TargetError};
 pub use verdict::{Action, Rule, Verdict};

@@ -292,6 +292,33 @@ fn parse_timestamp(place: &str, value: &Option<String>) -> Result<Option<Timesta
         .transpose()
 }
 
+/// Whether `site` can be an override or site-list entry: a domain (with
+/// its subdomains) or a `host/path` prefix.
+pub fn validate_site(site: &str) -> Result<(), PolicyError> {
+    Sites::build("site", &[site.to_string()]).map(|_| ())
+}
+
+/// A verdict in words: see [`Snapshot::explain`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Explanation {
+    pub target: String,
+    /// `allow`, `block` or `safesearch`.
+    pub action: &'static str,
+    /// Every category the target is in.
+    pub categories: Vec<String>,
+    pub rule: &'static str,
+    /// Why, in a sentence.
+    pub reason: String,
+    /// The list or rule entry that matched.
+    pub entry: Option<String>,
+    /// The group whose policy applied.
+    pub group: String,
+    /// The safe host a search engine is sent to.
+    pub safesearch: Option<&'static str>,
+    /// False for the illegal-content tier, which nobody can override.
+    pub overridable: bool,
+}
+
 impl Snapshot {
     /// Compiles `config` against the category `index` and the `illegal`
     /// tier. Category names that no list provides are warnings, not errors:
@@ -780,6 +807,25 @@ impl Snapshot {
             .into_iter()
             .map(str::to_string)
             .collect()
+    }
+
+    /// A verdict spelled out for people and reports, as `tutela check`
+    /// and the console's URL check show it.
+    pub fn explain(&self, target: &str, v: &Verdict) -> Explanation {
+        Explanation {
+            target: target.to_string(),
+            action: v.action.as_str(),
+            categories: self.category_names(v, &v.categories),
+            rule: v.rule.as_str(),
+            reason: self.reason(v),
+            entry: v.entry.as_deref().map(str::to_string),
+            group: self
+                .group(v.group)
+                .map(|g| g.name.clone())
+                .unwrap_or_default(),
+            safesearch: v.safesearch.map(|s| s.safe_host),
+            overridable: v.rule != Rule::Illegal,
+        }
     }
 
     /// A sentence for people: why this verdict.

@@ -164,24 +164,6 @@ impl Authenticator {
     }
 }
 
-/// A hash no password matches, to spend the same work on unknown users.
-fn dummy_hash() -> String {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY
-        .get_or_init(|| hash_password("tutela: no such user").unwrap_or_default())
-        .clone()
-}
-
-fn verify(password: &str, hash: &str) -> bool {
-    use argon2::password_hash::{PasswordHash, PasswordVerifier};
-    let Ok(parsed) = PasswordHash::new(hash) else {
-        return false;
-    };
-    argon2::Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-}
-
 fn digest(username: &str, password: &str, hash: &str) -> [u8; 32] {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
     for part in [username, password, hash] {
@@ -193,15 +175,8 @@ fn digest(username: &str, password: &str, hash: &str) -> [u8; 32] {
     out
 }
 
-/// An argon2id hash of `password` in PHC form, as accounts store it.
-pub fn hash_password(password: &str) -> Result<String, String> {
-    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
-    let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| e.to_string())
-}
+pub use tutela_store::people::hash_password;
+use tutela_store::people::{dummy_hash, verify_password as verify};
 
 #[cfg(test)]
 mod tests {

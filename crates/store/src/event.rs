@@ -195,6 +195,38 @@ impl From<AccessEventV1> for AccessEvent {
 }
 
 impl AccessEvent {
+    /// Host and URL are bytes; JSON gets them as text with bad bytes replaced,
+    /// and the exact bytes in hex alongside when they are not UTF-8.
+    pub fn to_json(&self) -> serde_json::Value {
+        let e = self;
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let hex = |b: &[u8]| -> Option<String> {
+            std::str::from_utf8(b)
+                .is_err()
+                .then(|| b.iter().map(|x| format!("{x:02x}")).collect())
+        };
+        serde_json::json!({
+            "reference": e.reference.to_string(),
+            "time": jiff::Timestamp::from_microsecond(e.time_us).map(|t| t.to_string()).unwrap_or_default(),
+            "site": e.site,
+            "device": e.device,
+            "client_ip": e.client_ip,
+            "user": e.user,
+            "group": e.group,
+            "protocol": e.protocol.as_str(),
+            "host": text(&e.host),
+            "host_hex": hex(&e.host),
+            "url": e.url.as_deref().map(text),
+            "url_hex": e.url.as_deref().and_then(hex),
+            "search": e.search,
+            "action": e.action,
+            "categories": e.categories,
+            "rule": e.rule,
+            "count": e.count,
+            "page_view": e.page_view,
+        })
+    }
+
     pub fn is_blocked(&self) -> bool {
         self.action == "block"
     }

@@ -52,6 +52,15 @@ pub struct AuditEntry {
     pub reason: Option<String>,
 }
 
+/// Counts for reports; see [`Backend::summary`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub requests: u64,
+    pub blocked: u64,
+    pub page_views: u64,
+    pub blocked_by_category: Vec<(String, u64)>,
+}
+
 /// A subnet mapping kept in the store (managed from the console).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSubnet {
@@ -153,6 +162,49 @@ pub trait Backend: Send {
             Ok(())
         })?;
         Ok(out)
+    }
+    /// The tables holding events between the two times (SQLite keeps a
+    /// table a day; PostgreSQL one partitioned table).
+    fn event_tables(&mut self, since_us: i64, until_us: i64) -> Vec<String>;
+    /// Counts for reports: requests and blocks between the two times, and
+    /// blocks by category, most first.
+    fn summary(&mut self, since_us: i64, until_us: i64) -> Result<Summary, StoreError> {
+        let mut summary = Summary::default();
+        let mut by_category: std::collections::HashMap<String, u64> = Default::default();
+        for table in self.event_tables(since_us, until_us) {
+            let range = [SqlValue::Int(since_us), SqlValue::Int(until_us)];
+            let counts = self.rows(
+                &format!("SELECT count(*), coalesce(sum(CASE WHEN action = 'block' THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN page_view THEN 1 ELSE 0 END), 0) FROM {table} WHERE time_us >= ? AND time_us < ?"),
+                &range,
+            )?;
+            if let Some(row) = counts.first() {
+                let n = |i: usize| row.get(i).and_then(SqlValue::int).unwrap_or(0).max(0) as u64;
+                summary.requests += n(0);
+                summary.blocked += n(1);
+                summary.page_views += n(2);
+            }
+            let blocked = self.rows(
+                &format!("SELECT categories, count(*) FROM {table} WHERE time_us >= ? AND time_us < ? AND action = 'block' GROUP BY categories"),
+                &range,
+            )?;
+            for row in blocked {
+                let count = row.get(1).and_then(SqlValue::int).unwrap_or(0).max(0) as u64;
+                let categories = row.first().and_then(SqlValue::text).unwrap_or("");
+                let mut any = false;
+                for c in categories.split(',').filter(|c| !c.is_empty()) {
+                    *by_category.entry(c.to_string()).or_default() += count;
+                    any = true;
+                }
+                if !any {
+                    *by_category.entry("(no category)".into()).or_default() += count;
+                }
+            }
+        }
+        summary.blocked_by_category = by_category.into_iter().collect();
+        summary
+            .blocked_by_category
+            .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(summary)
     }
     /// Drops whole days before `day` (`YYYYMMDD`); returns the days dropped.
     fn drop_days_before(&mut self, day: i32) -> Result<Vec<i32>, StoreError>;

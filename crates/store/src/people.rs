@@ -4,6 +4,36 @@
 
 use crate::{Backend, SqlValue, StoreError};
 
+/// An argon2id hash of `password` in PHC form, as accounts store it.
+pub fn hash_password(password: &str) -> Result<String, String> {
+    use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut OsRng);
+    argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// A hash no password matches, to spend the same work on unknown users.
+pub fn dummy_hash() -> String {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password("tutela: no such user").unwrap_or_default())
+        .clone()
+}
+
+/// Whether `password` matches the PHC-form `hash`; a malformed hash
+/// matches nothing.
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    argon2::Argon2::default()
+        .verify_password(password.as_bytes(), &parsed)
+        .is_ok()
+}
+
 /// A row of `users`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct User {

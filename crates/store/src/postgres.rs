@@ -338,6 +338,10 @@ impl Backend for Postgres {
         Ok(old)
     }
 
+    fn event_tables(&mut self, _since_us: i64, _until_us: i64) -> Vec<String> {
+        vec!["access_events".into()]
+    }
+
     fn days(&mut self) -> Result<Vec<i32>, StoreError> {
         self.load_days()?;
         Ok(self.days.iter().copied().collect())

@@ -67,18 +67,25 @@ impl Sqlite {
         Ok(s)
     }
 
-    fn load_days(&mut self) -> Result<(), StoreError> {
+    /// Reads which day tables exist: another connection (the event
+    /// writer) may have made some since this one opened.
+    fn refresh_days(&mut self) -> Result<(), StoreError> {
         let exists: bool = self.conn.query_row(
             "SELECT count(*) FROM sqlite_master WHERE name = 'event_days'",
             [],
             |r| r.get::<_, i64>(0),
         )? > 0;
         if exists {
-            let mut stmt = self.conn.prepare("SELECT day FROM event_days")?;
+            let mut stmt = self.conn.prepare_cached("SELECT day FROM event_days")?;
             self.days = stmt
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
         }
+        Ok(())
+    }
+
+    fn load_days(&mut self) -> Result<(), StoreError> {
+        self.refresh_days()?;
         // Day tables made before `page_view` existed get the column; older
         // rows read as not page views.
         for day in self.days.clone() {
@@ -248,6 +255,7 @@ impl Backend for Sqlite {
     }
 
     fn query_events(&mut self, q: &EventQuery) -> Result<Vec<AccessEvent>, StoreError> {
+        self.refresh_days()?;
         let limit = q.page_size();
         let mut out = Vec::new();
         let since_day = q.since_us.and_then(crate::event::day_of);
@@ -297,7 +305,21 @@ impl Backend for Sqlite {
     }
 
     fn days(&mut self) -> Result<Vec<i32>, StoreError> {
+        self.refresh_days()?;
         Ok(self.days.iter().copied().collect())
+    }
+
+    fn event_tables(&mut self, since_us: i64, until_us: i64) -> Vec<String> {
+        if let Err(e) = self.refresh_days() {
+            tracing::warn!("cannot list the event days: {e}");
+        }
+        let first = crate::event::day_of(since_us).unwrap_or(i32::MIN);
+        let last = crate::event::day_of(until_us).unwrap_or(i32::MAX);
+        self.days
+            .iter()
+            .filter(|d| (first..=last).contains(*d))
+            .map(|d| table(*d))
+            .collect()
     }
 
     fn append_audit(&mut self, entry: &AuditEntry) -> Result<i64, StoreError> {

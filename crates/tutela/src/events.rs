@@ -111,7 +111,7 @@ pub fn log(config: &Config, args: &LogArgs) -> Result<()> {
         } else {
             page.iter().try_for_each(|e| {
                 if args.json {
-                    writeln!(out, "{}", event_json(e))
+                    writeln!(out, "{}", e.to_json())
                 } else {
                     writeln!(out, "{}", event_line(e))
                 }
@@ -128,37 +128,6 @@ pub fn log(config: &Config, args: &LogArgs) -> Result<()> {
     }
     paged?;
     Ok(())
-}
-
-/// Host and URL are bytes; JSON gets them as text with bad bytes replaced,
-/// and the exact bytes in hex alongside when they are not UTF-8.
-fn event_json(e: &AccessEvent) -> serde_json::Value {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let hex = |b: &[u8]| -> Option<String> {
-        std::str::from_utf8(b)
-            .is_err()
-            .then(|| b.iter().map(|x| format!("{x:02x}")).collect())
-    };
-    serde_json::json!({
-        "reference": e.reference.to_string(),
-        "time": Timestamp::from_microsecond(e.time_us).map(|t| t.to_string()).unwrap_or_default(),
-        "site": e.site,
-        "device": e.device,
-        "client_ip": e.client_ip,
-        "user": e.user,
-        "group": e.group,
-        "protocol": e.protocol.as_str(),
-        "host": text(&e.host),
-        "host_hex": hex(&e.host),
-        "url": e.url.as_deref().map(text),
-        "url_hex": e.url.as_deref().and_then(hex),
-        "search": e.search,
-        "action": e.action,
-        "categories": e.categories,
-        "rule": e.rule,
-        "count": e.count,
-        "page_view": e.page_view,
-    })
 }
 
 /// One line for a person; hostile text is escaped.

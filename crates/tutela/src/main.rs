@@ -297,33 +297,18 @@ fn write_verdict(
     v: &Verdict,
     json: bool,
 ) -> Result<()> {
-    let categories = snapshot.category_names(v, &v.categories);
-    let reason = snapshot.reason(v);
-    let group = snapshot
-        .group(v.group)
-        .map(|g| g.name.as_str())
-        .unwrap_or("");
+    let e = snapshot.explain(text, v);
     if json {
-        let line = serde_json::json!({
-            "target": text,
-            "action": v.action.as_str(),
-            "categories": categories,
-            "rule": v.rule.as_str(),
-            "reason": reason,
-            "entry": v.entry.as_deref(),
-            "group": group,
-            "safesearch": v.safesearch.map(|s| s.safe_host),
-        });
-        writeln!(out, "{line}")?;
+        writeln!(out, "{}", serde_json::to_string(&e)?)?;
     } else {
         writeln!(
             out,
             "{:<10} {}  [{}]  {}: {}",
-            v.action.as_str().to_uppercase(),
+            e.action.to_uppercase(),
             escape_for_terminal(text),
-            categories.join(", "),
-            v.rule.as_str(),
-            escape_for_terminal(&reason),
+            e.categories.join(", "),
+            e.rule,
+            escape_for_terminal(&e.reason),
         )?;
     }
     Ok(())

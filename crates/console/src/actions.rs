@@ -1,0 +1,432 @@
+//! What the console does, once for the pages and the API alike: each
+//! function checks its input, changes the store, and writes the audit log.
+
+use serde::Deserialize;
+use tutela_policy::{Explanation, Identity, Target};
+use tutela_store::people::{self, NewUser};
+use tutela_store::unblock::{self, NewUnblock, Unblock, UnblockFilter, UnblockStatus};
+use tutela_store::{AccessEvent, AuditEntry, EventQuery};
+
+use crate::auth::{now_us, HalfSigned};
+use crate::roles::Role;
+use crate::views::parse_when;
+use crate::{Console, ConsoleError};
+
+/// Longest a temporary unblock may last.
+pub const MAX_UNBLOCK_DAYS: i64 = 366;
+
+fn bad(message: impl Into<String>) -> ConsoleError {
+    ConsoleError::BadRequest(message.into())
+}
+
+fn non_empty(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The policy's verdict on `url` for `group` (the default group if none).
+pub fn check(
+    console: &Console,
+    url: &str,
+    group: Option<&str>,
+) -> Result<Explanation, ConsoleError> {
+    let snapshot = console.engine.snapshot();
+    if let Some(g) = group {
+        if snapshot.group_named(g).is_none() {
+            return Err(bad(format!("there is no group {g:?}")));
+        }
+    }
+    let target = Target::parse(url.trim()).map_err(|e| bad(format!("{url:?}: {e}")))?;
+    let identity = Identity { group, user: None };
+    let verdict = snapshot.decide(&identity, &target, jiff::Timestamp::now());
+    Ok(snapshot.explain(url.trim(), &verdict))
+}
+
+/// A log search as a form or query string gives it.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct LogSearch {
+    pub user: Option<String>,
+    pub ip: Option<String>,
+    pub device: Option<String>,
+    pub site: Option<String>,
+    pub group: Option<String>,
+    pub category: Option<String>,
+    pub action: Option<String>,
+    pub search: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    /// `time_us:reference` of the last row already shown.
+    pub before: Option<String>,
+    pub limit: Option<usize>,
+}
+
+impl LogSearch {
+    pub fn query(&self, tz: &jiff::tz::TimeZone) -> Result<EventQuery, ConsoleError> {
+        let time = |t: &Option<String>| non_empty(t).map(|t| parse_when(&t, tz)).transpose();
+        let before = match non_empty(&self.before) {
+            Some(b) => {
+                let (t, r) = b
+                    .split_once(':')
+                    .ok_or_else(|| bad("`before` is time:reference"))?;
+                Some((
+                    t.parse().map_err(|_| bad("`before` is time:reference"))?,
+                    r.parse().map_err(|_| bad("`before` is time:reference"))?,
+                ))
+            }
+            None => None,
+        };
+        Ok(EventQuery {
+            user: non_empty(&self.user),
+            ip: non_empty(&self.ip),
+            device: non_empty(&self.device),
+            site: non_empty(&self.site).map(|s| s.to_lowercase()),
+            group: non_empty(&self.group),
+            since_us: time(&self.since).map_err(bad)?,
+            until_us: time(&self.until).map_err(bad)?,
+            action: non_empty(&self.action),
+            category: non_empty(&self.category),
+            search: non_empty(&self.search),
+            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+            before,
+        })
+    }
+}
+
+pub async fn search_logs(
+    console: &Console,
+    query: EventQuery,
+) -> Result<Vec<AccessEvent>, ConsoleError> {
+    console.db(move |db| db.query_events(&query)).await
+}
+
+/// A temporary-unblock request as a form or the API gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnblockInput {
+    pub staff_name: String,
+    /// `YYYY-MM-DD`; today if empty.
+    #[serde(default)]
+    pub requested_on: Option<String>,
+    pub url: String,
+    /// What to allow; the URL's host if empty.
+    #[serde(default)]
+    pub site: Option<String>,
+    pub reason: String,
+    /// When it reverts: RFC 3339, a date, or `YYYY-MM-DDTHH:MM`.
+    pub revert_at: String,
+    pub audience: String,
+    /// A group name, or empty for everyone.
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub event_ref: Option<String>,
+}
+
+fn site_of(url: &str) -> Option<String> {
+    let with_scheme = if url.contains("://") {
+        url.to_string()
+    } else {
+        format!("http://{url}")
+    };
+    url::Url::parse(&with_scheme)
+        .ok()?
+        .host_str()
+        .map(|h| h.trim_start_matches("www.").to_string())
+}
+
+pub async fn request_unblock(
+    console: &Console,
+    who: &HalfSigned,
+    input: UnblockInput,
+) -> Result<i64, ConsoleError> {
+    let tz = &console.options.timezone;
+    let now = now_us();
+    let required = [
+        ("staff member's name", &input.staff_name),
+        ("URL", &input.url),
+        ("reason", &input.reason),
+        ("year groups or staff using the site", &input.audience),
+    ];
+    for (what, value) in required {
+        if value.trim().is_empty() {
+            return Err(bad(format!("the {what} is missing")));
+        }
+        if value.len() > 2000 {
+            return Err(bad(format!("the {what} is too long")));
+        }
+    }
+    let url = input.url.trim().to_string();
+    let site = non_empty(&input.site)
+        .or_else(|| site_of(&url))
+        .ok_or_else(|| bad("cannot tell the site from the URL; fill in the site"))?
+        .to_lowercase();
+    tutela_policy::validate_site(&site).map_err(|e| bad(e.to_string()))?;
+    let group = non_empty(&input.group);
+    let snapshot = console.engine.snapshot();
+    if let Some(g) = &group {
+        if snapshot.group_named(g).is_none() {
+            return Err(bad(format!("there is no group {g:?}")));
+        }
+    }
+    // The illegal tier is never unblocked, for anyone.
+    for candidate in [url.as_str(), site.as_str()] {
+        if let Ok(target) = Target::parse(candidate) {
+            let v = snapshot.decide(&Identity::default(), &target, jiff::Timestamp::now());
+            if v.rule == tutela_policy::Rule::Illegal {
+                return Err(bad(
+                    "this site is on the illegal-content list, which nobody can unblock",
+                ));
+            }
+        }
+    }
+    let revert_us = parse_when(&input.revert_at, tz).map_err(bad)?;
+    if revert_us <= now {
+        return Err(bad("the reversion date must be in the future"));
+    }
+    if revert_us - now > MAX_UNBLOCK_DAYS * 86_400_000_000 {
+        return Err(bad(format!(
+            "a temporary unblock lasts at most {MAX_UNBLOCK_DAYS} days"
+        )));
+    }
+    let requested_on = match non_empty(&input.requested_on) {
+        Some(d) => d
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| bad("the request date is YYYY-MM-DD"))?
+            .to_string(),
+        None => jiff::Timestamp::now()
+            .to_zoned(tz.clone())
+            .date()
+            .to_string(),
+    };
+    let request = NewUnblock {
+        staff_name: input.staff_name.trim().to_string(),
+        requested_on,
+        url,
+        site,
+        reason: input.reason.trim().to_string(),
+        revert_us,
+        audience: input.audience.trim().to_string(),
+        group,
+        event_ref: non_empty(&input.event_ref),
+    };
+    let actor = who.actor();
+    console
+        .db(move |db| {
+            let id = unblock::add(db, &request, &actor, now)?;
+            db.append_audit(&AuditEntry {
+                time_us: now,
+                actor,
+                action: "unblock.request".into(),
+                object: format!("unblock:{id}"),
+                before: None,
+                after: serde_json::to_string(&request).ok(),
+                reason: Some(request.reason.clone()),
+            })?;
+            Ok(id)
+        })
+        .await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Refuse,
+}
+
+pub async fn decide_unblock(
+    console: &Console,
+    who: &HalfSigned,
+    id: i64,
+    decision: Decision,
+    note: String,
+) -> Result<Unblock, ConsoleError> {
+    let now = now_us();
+    let actor = who.actor();
+    let to = match decision {
+        Decision::Approve => UnblockStatus::Approved,
+        Decision::Refuse => UnblockStatus::Refused,
+    };
+    let note = note.trim().chars().take(2000).collect::<String>();
+    let decided = console
+        .db(move |db| {
+            let Some(current) = unblock::get(db, id)? else {
+                return Ok(Err(ConsoleError::NotFound));
+            };
+            if current.status != UnblockStatus::Pending {
+                return Ok(Err(bad(format!(
+                    "this request is already {}",
+                    current.status.as_str()
+                ))));
+            }
+            if to == UnblockStatus::Approved && current.request.revert_us <= now {
+                return Ok(Err(bad(
+                    "its reversion date has passed; ask for a new request",
+                )));
+            }
+            if !unblock::decide(db, id, UnblockStatus::Pending, to, &actor, &note, now)? {
+                return Ok(Err(bad("someone else decided this request first")));
+            }
+            db.append_audit(&AuditEntry {
+                time_us: now,
+                actor: actor.clone(),
+                action: format!("unblock.{}", to.as_str()),
+                object: format!("unblock:{id}"),
+                before: Some("pending".into()),
+                after: Some(to.as_str().into()),
+                reason: Some(note.clone()),
+            })?;
+            Ok(unblock::get(db, id)?.ok_or(ConsoleError::NotFound))
+        })
+        .await??;
+    if to == UnblockStatus::Approved {
+        console.reload_policy();
+    }
+    Ok(decided)
+}
+
+pub async fn list_unblocks(
+    console: &Console,
+    filter: UnblockFilter,
+) -> Result<Vec<Unblock>, ConsoleError> {
+    console.db(move |db| unblock::list(db, &filter)).await
+}
+
+/// A user as a form or the API gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserInput {
+    pub username: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// `pupil`, `staff` or `guest`.
+    pub kind: String,
+    #[serde(default)]
+    pub year_group: Option<String>,
+    /// A console role, or empty for none.
+    #[serde(default)]
+    pub console_role: Option<String>,
+    /// Needed for a console role or proxy sign-in.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// When a guest stops working.
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+pub const MIN_PASSWORD: usize = 12;
+
+pub fn check_username(username: &str) -> Result<(), ConsoleError> {
+    let ok = !username.is_empty()
+        && username.len() <= 64
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "a username is 1 to 64 letters, digits, '.', '_', '-' or '@'",
+        ))
+    }
+}
+
+pub fn check_password(password: &str) -> Result<(), ConsoleError> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(bad(format!(
+            "a password has at least {MIN_PASSWORD} characters"
+        )));
+    }
+    if password.len() > 1024 {
+        return Err(bad("the password is too long"));
+    }
+    Ok(())
+}
+
+pub async fn hash(password: String) -> Result<String, ConsoleError> {
+    tokio::task::spawn_blocking(move || people::hash_password(&password))
+        .await
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?
+        .map_err(ConsoleError::Internal)
+}
+
+pub async fn add_user(
+    console: &Console,
+    who: &HalfSigned,
+    input: UserInput,
+) -> Result<i64, ConsoleError> {
+    let username = input.username.trim().to_string();
+    check_username(&username)?;
+    if !matches!(input.kind.as_str(), "pupil" | "staff" | "guest") {
+        return Err(bad("a user is a pupil, staff or a guest"));
+    }
+    let role = match non_empty(&input.console_role) {
+        Some(r) => Some(Role::parse(&r).ok_or_else(|| bad(format!("there is no role {r:?}")))?),
+        None => None,
+    };
+    if role.is_some() && input.kind == "pupil" {
+        return Err(bad("pupils cannot sign in to the console"));
+    }
+    let password = non_empty(&input.password);
+    if role.is_some() && password.is_none() {
+        return Err(bad("a console account needs a password"));
+    }
+    let expires_us = match non_empty(&input.expires) {
+        Some(e) => Some(parse_when(&e, &console.options.timezone).map_err(bad)?),
+        None => None,
+    };
+    if input.kind == "guest" && expires_us.is_none() {
+        return Err(bad("a guest account needs an expiry date"));
+    }
+    let password_hash = match password {
+        Some(p) => {
+            check_password(&p)?;
+            Some(hash(p).await?)
+        }
+        None => None,
+    };
+    let user = NewUser {
+        username,
+        display_name: non_empty(&input.display_name),
+        kind: input.kind.clone(),
+        console_role: role.map(|r| r.as_str().to_string()),
+        password_hash,
+        expires_us,
+        year_group: non_empty(&input.year_group),
+    };
+    let actor = who.actor();
+    let now = now_us();
+    console
+        .db(move |db| {
+            let id = people::add_user(db, &user, now)?;
+            // Never the password or its hash.
+            let after = serde_json::json!({
+                "username": user.username,
+                "display_name": user.display_name,
+                "kind": user.kind,
+                "console_role": user.console_role,
+                "year_group": user.year_group,
+                "expires_us": user.expires_us,
+                "password": user.password_hash.is_some(),
+            });
+            db.append_audit(&AuditEntry {
+                time_us: now,
+                actor,
+                action: "user.add".into(),
+                object: format!("user:{}", user.username),
+                before: None,
+                after: Some(after.to_string()),
+                reason: None,
+            })?;
+            Ok(id)
+        })
+        .await
+        .map_err(|e| match e {
+            ConsoleError::Store(tutela_store::StoreError::Invalid(m)) => bad(m),
+            other => other,
+        })
+}
+
+pub async fn audit(console: &Console, limit: usize) -> Result<Vec<AuditEntry>, ConsoleError> {
+    console.db(move |db| db.audit_log(limit)).await
+}

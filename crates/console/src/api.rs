@@ -1,0 +1,173 @@
+//! The JSON API: what the pages do, with the same permissions (the same
+//! [`crate::actions`] behind both). Sign in through the pages; send the
+//! session cookie, and for POST the session's CSRF token in
+//! `X-CSRF-Token` (`GET /api/v1/me` returns it). `GET /api/openapi.json`
+//! describes every route.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tutela_store::people;
+
+use crate::actions::{self, Decision, LogSearch, UnblockInput, UserInput};
+use crate::auth::ApiSigned;
+use crate::pages::UnblockListQuery;
+use crate::roles::Permission;
+use crate::{Console, ConsoleError};
+
+/// The OpenAPI description, kept beside the code; a test checks that it
+/// and the router list the same routes.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Errors as `{"error": "..."}` with the matching status.
+pub struct ApiError(pub ConsoleError);
+
+impl From<ConsoleError> for ApiError {
+    fn from(e: ConsoleError) -> Self {
+        ApiError(e)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        let message = match &self.0 {
+            ConsoleError::Store(_) | ConsoleError::Internal(_) => {
+                tracing::error!("console API: {}", self.0);
+                "internal error; see the server's log".to_string()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(json!({ "error": message }))).into_response()
+    }
+}
+
+type St = State<Arc<Console>>;
+type ApiResult = Result<Json<Value>, ApiError>;
+
+pub async fn me(who: ApiSigned) -> ApiResult {
+    let permissions: Vec<Permission> = Permission::ALL
+        .into_iter()
+        .filter(|p| who.role.can(*p))
+        .collect();
+    Ok(Json(json!({
+        "username": who.user.username,
+        "display_name": who.user.display_name,
+        "role": who.role,
+        "permissions": permissions,
+        "csrf_token": who.session.csrf_token,
+    })))
+}
+
+pub async fn logs(
+    State(console): St,
+    who: ApiSigned,
+    Query(search): Query<LogSearch>,
+) -> ApiResult {
+    who.require(Permission::SearchLogs)?;
+    let query = search.query(&console.options.timezone)?;
+    let events = actions::search_logs(&console, query).await?;
+    let next = events
+        .last()
+        .filter(|_| events.len() == search.limit.unwrap_or(100).clamp(1, 1000))
+        .map(|e| format!("{}:{}", e.time_us, e.reference.0));
+    Ok(Json(json!({
+        "events": events.iter().map(|e| e.to_json()).collect::<Vec<_>>(),
+        "next_before": next,
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct CheckQuery {
+    url: String,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+pub async fn check(State(console): St, who: ApiSigned, Query(q): Query<CheckQuery>) -> ApiResult {
+    who.require(Permission::CheckUrl)?;
+    let group = q.group.filter(|g| !g.is_empty());
+    let e = actions::check(&console, &q.url, group.as_deref())?;
+    Ok(Json(serde_json::to_value(e).unwrap_or(Value::Null)))
+}
+
+pub async fn unblocks(
+    State(console): St,
+    who: ApiSigned,
+    Query(q): Query<UnblockListQuery>,
+) -> ApiResult {
+    who.require(Permission::ViewChanges)?;
+    let filter = q.filter(&console.options.timezone)?;
+    let list = actions::list_unblocks(&console, filter).await?;
+    Ok(Json(json!({ "unblocks": list })))
+}
+
+pub async fn request_unblock(
+    State(console): St,
+    who: ApiSigned,
+    Json(input): Json<UnblockInput>,
+) -> ApiResult {
+    who.require(Permission::RequestUnblock)?;
+    let id = actions::request_unblock(&console, &who, input).await?;
+    Ok(Json(json!({ "id": id, "status": "pending" })))
+}
+
+#[derive(Deserialize)]
+pub struct DecideBody {
+    decision: Decision,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn decide_unblock(
+    State(console): St,
+    who: ApiSigned,
+    Path(id): Path<i64>,
+    Json(body): Json<DecideBody>,
+) -> ApiResult {
+    who.require(Permission::DecideUnblock)?;
+    let u = actions::decide_unblock(&console, &who, id, body.decision, body.note).await?;
+    Ok(Json(serde_json::to_value(u).unwrap_or(Value::Null)))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+pub async fn audit(State(console): St, who: ApiSigned, Query(q): Query<AuditQuery>) -> ApiResult {
+    who.require(Permission::ViewAudit)?;
+    let entries = actions::audit(&console, q.limit.unwrap_or(100).clamp(1, 10_000)).await?;
+    Ok(Json(json!({ "entries": entries })))
+}
+
+pub async fn users(State(console): St, who: ApiSigned) -> ApiResult {
+    who.require(Permission::ViewUsers)?;
+    let list = console.db(people::users).await?;
+    Ok(Json(json!({ "users": list })))
+}
+
+pub async fn add_user(
+    State(console): St,
+    who: ApiSigned,
+    Json(input): Json<UserInput>,
+) -> ApiResult {
+    who.require(Permission::ManageUsers)?;
+    let id = actions::add_user(&console, &who, input).await?;
+    Ok(Json(json!({ "id": id })))
+}
+
+pub async fn openapi() -> Response {
+    let mut r = OPENAPI.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    r
+}

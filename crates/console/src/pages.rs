@@ -1,0 +1,1475 @@
+//! The console's HTML pages. Each handler checks its permission first;
+//! every form checks its CSRF token before anything else.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use maud::{html, Markup, PreEscaped};
+use serde::Deserialize;
+use tutela_store::people::{self, Session};
+use tutela_store::unblock::{UnblockFilter, UnblockStatus};
+use tutela_store::{AccessEvent, AuditEntry, EventQuery};
+
+use crate::actions::{self, Decision, LogSearch, UnblockInput, UserInput};
+use crate::auth::{self, now_us, HalfSigned, Signed};
+use crate::roles::{Permission, Role};
+use crate::views::{self, bare_page, csrf_field, page, query_escape, redirect, when};
+use crate::{Console, ConsoleError};
+
+type St = State<Arc<Console>>;
+type PageResult = Result<Response, ConsoleError>;
+
+// ---- signing in ----------------------------------------------------------
+
+/// The token tying a signed-out form to this browser: its cookie, made if
+/// missing.
+fn pre_token(headers: &HeaderMap) -> (String, Option<String>) {
+    match auth::cookie(headers, auth::PRE_COOKIE) {
+        Some(t) if t.len() >= 32 => (t.to_string(), None),
+        _ => {
+            let t = auth::random_token();
+            (t.clone(), Some(t))
+        }
+    }
+}
+
+fn check_pre(headers: &HeaderMap, field: &str) -> Result<(), ConsoleError> {
+    match auth::cookie(headers, auth::PRE_COOKIE) {
+        Some(c) if auth::same_secret(c, field) => Ok(()),
+        _ => Err(ConsoleError::BadCsrf),
+    }
+}
+
+fn with_pre_cookie(console: &Console, mut response: Response, set: Option<String>) -> Response {
+    if let Some(t) = set {
+        let c = auth::set_cookie(
+            auth::PRE_COOKIE,
+            &t,
+            std::time::Duration::from_secs(3600),
+            console.options.secure_cookies,
+        );
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+async fn administrators(console: &Console) -> Result<i64, ConsoleError> {
+    console
+        .db(|db| people::count_console_role(db, Role::Administrator.as_str()))
+        .await
+}
+
+#[derive(Deserialize, Default)]
+pub struct Next {
+    next: Option<String>,
+}
+
+fn setup_page(pre: &str, error: Option<&str>, username: &str, display_name: &str) -> Markup {
+    html! {
+        h1 { "Set up Tutela" }
+        p { "Create the first administrator. There is no default password: this account is the only way in until you add others." }
+        @if let Some(e) = error { p.error { (e) } }
+        form method="post" action="/setup" {
+            input type="hidden" name="pre" value=(pre);
+            label for="username" { "Username" }
+            input #username name="username" required autocomplete="username" value=(username);
+            label for="display_name" { "Your name" }
+            input #display_name name="display_name" value=(display_name);
+            label for="password" { "Password (at least " (actions::MIN_PASSWORD) " characters)" }
+            input #password name="password" type="password" required autocomplete="new-password" minlength=(actions::MIN_PASSWORD);
+            label for="confirm" { "Password again" }
+            input #confirm name="confirm" type="password" required autocomplete="new-password";
+            p.muted { "Next you will set up a two-factor code on your phone (any authenticator app)." }
+            button type="submit" { "Create administrator" }
+        }
+    }
+}
+
+pub async fn setup_form(State(console): St, headers: HeaderMap) -> PageResult {
+    if administrators(&console).await? > 0 {
+        return Ok(redirect("/login"));
+    }
+    let (pre, set) = pre_token(&headers);
+    let r = bare_page("Set up", setup_page(&pre, None, "", "")).into_response();
+    Ok(with_pre_cookie(&console, r, set))
+}
+
+#[derive(Deserialize)]
+pub struct SetupForm {
+    pre: String,
+    username: String,
+    #[serde(default)]
+    display_name: String,
+    password: String,
+    confirm: String,
+}
+
+pub async fn setup(
+    State(console): St,
+    headers: HeaderMap,
+    Form(form): Form<SetupForm>,
+) -> PageResult {
+    check_pre(&headers, &form.pre)?;
+    let again = |message: String| {
+        (
+            StatusCode::BAD_REQUEST,
+            bare_page(
+                "Set up",
+                setup_page(
+                    &form.pre,
+                    Some(&message),
+                    &form.username,
+                    &form.display_name,
+                ),
+            ),
+        )
+            .into_response()
+    };
+    let username = form.username.trim().to_string();
+    if let Err(e) = actions::check_username(&username).and(actions::check_password(&form.password))
+    {
+        return Ok(again(e.to_string()));
+    }
+    if form.password != form.confirm {
+        return Ok(again("the two passwords differ".into()));
+    }
+    let hash = actions::hash(form.password.clone()).await?;
+    let display_name = Some(form.display_name.trim().to_string()).filter(|s| !s.is_empty());
+    let token = auth::random_token();
+    let token_hash = auth::token_hash(&token);
+    let now = now_us();
+    let created = console
+        .db(move |db| {
+            // Checked again under the store's lock: two set-ups at once make
+            // one administrator.
+            if people::count_console_role(db, Role::Administrator.as_str())? > 0 {
+                return Ok(false);
+            }
+            let id = people::add_user(
+                db,
+                &people::NewUser {
+                    username: username.clone(),
+                    display_name,
+                    kind: "staff".into(),
+                    console_role: Some(Role::Administrator.as_str().into()),
+                    password_hash: Some(hash),
+                    ..Default::default()
+                },
+                now,
+            )?;
+            db.append_audit(&AuditEntry {
+                time_us: now,
+                actor: username.clone(),
+                action: "console.setup".into(),
+                object: format!("user:{username}"),
+                before: None,
+                after: Some("administrator".into()),
+                reason: Some("first administrator, made at first run".into()),
+            })?;
+            people::add_session(
+                db,
+                &token_hash,
+                &Session {
+                    user_id: id,
+                    csrf_token: auth::random_token(),
+                    second_factor_done: false,
+                    created_us: now,
+                    seen_us: now,
+                },
+            )?;
+            Ok(true)
+        })
+        .await?;
+    if !created {
+        return Ok(redirect("/login"));
+    }
+    Ok(with_session(
+        &console,
+        redirect("/account/second-factor"),
+        &token,
+    ))
+}
+
+fn with_session(console: &Console, mut response: Response, token: &str) -> Response {
+    let c = auth::set_cookie(
+        auth::SESSION_COOKIE,
+        token,
+        auth::ABSOLUTE,
+        console.options.secure_cookies,
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+fn login_page(pre: &str, next: &str, error: Option<&str>, username: &str) -> Markup {
+    html! {
+        h1 { "Sign in" }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form method="post" action="/login" {
+            input type="hidden" name="pre" value=(pre);
+            input type="hidden" name="next" value=(next);
+            label for="username" { "Username" }
+            input #username name="username" required autocomplete="username" value=(username);
+            label for="password" { "Password" }
+            input #password name="password" type="password" required autocomplete="current-password";
+            button type="submit" { "Sign in" }
+        }
+    }
+}
+
+pub async fn login_form(
+    State(console): St,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> PageResult {
+    if administrators(&console).await? == 0 {
+        return Ok(redirect("/setup"));
+    }
+    let (pre, set) = pre_token(&headers);
+    let next = views::safe_next(q.next.as_deref());
+    let r = bare_page("Sign in", login_page(&pre, &next, None, "")).into_response();
+    Ok(with_pre_cookie(&console, r, set))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    pre: String,
+    username: String,
+    password: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn login(
+    State(console): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> PageResult {
+    check_pre(&headers, &form.pre)?;
+    let ip = peer.ip();
+    let next = views::safe_next(form.next.as_deref());
+    let username = form.username.trim().to_string();
+    let refuse = |message: String, status: StatusCode| {
+        (
+            status,
+            bare_page(
+                "Sign in",
+                login_page(&form.pre, &next, Some(&message), &username),
+            ),
+        )
+            .into_response()
+    };
+    if let Err(e) = console.sign_in.check(&username, ip) {
+        return Ok(refuse(e.to_string(), StatusCode::TOO_MANY_REQUESTS));
+    }
+    let user = {
+        let username = username.clone();
+        console
+            .db(move |db| people::user_named(db, &username))
+            .await?
+    };
+    let now = now_us();
+    let candidate = user.filter(|u| u.is_active(now) && u.console_role.is_some());
+    // The same work whether or not the user exists.
+    let hash = candidate
+        .as_ref()
+        .and_then(|u| u.password_hash.clone())
+        .unwrap_or_else(people::dummy_hash);
+    let password = form.password.clone();
+    let matches = tokio::task::spawn_blocking(move || people::verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let Some(user) = candidate.filter(|_| matches) else {
+        console.sign_in.failed(&username, ip);
+        return Ok(refuse(
+            "Wrong username or password.".into(),
+            StatusCode::UNAUTHORIZED,
+        ));
+    };
+    let Some(role) = user.console_role.as_deref().and_then(Role::parse) else {
+        return Ok(refuse(
+            "This account has no console role.".into(),
+            StatusCode::FORBIDDEN,
+        ));
+    };
+    console.sign_in.succeeded(&username, ip);
+    let second_factor_done = !(user.has_second_factor() || role.needs_second_factor());
+    let token = auth::random_token();
+    let token_hash = auth::token_hash(&token);
+    let old = auth::cookie(&headers, auth::SESSION_COOKIE).map(auth::token_hash);
+    let user_id = user.id;
+    let actor = user.username.clone();
+    console
+        .db(move |db| {
+            if let Some(old) = old {
+                people::end_session(db, &old)?;
+            }
+            people::add_session(
+                db,
+                &token_hash,
+                &Session {
+                    user_id,
+                    csrf_token: auth::random_token(),
+                    second_factor_done,
+                    created_us: now,
+                    seen_us: now,
+                },
+            )?;
+            db.append_audit(&AuditEntry {
+                time_us: now,
+                actor: actor.clone(),
+                action: "console.sign_in".into(),
+                object: format!("user:{actor}"),
+                before: None,
+                after: None,
+                reason: Some(format!("from {ip}")),
+            })?;
+            Ok(())
+        })
+        .await?;
+    let to = if second_factor_done {
+        next
+    } else if user.has_second_factor() {
+        format!("/login/second-factor?next={}", query_escape(&next))
+    } else {
+        format!("/account/second-factor?next={}", query_escape(&next))
+    };
+    Ok(with_session(&console, redirect(&to), &token))
+}
+
+fn code_page(who: &HalfSigned, next: &str, error: Option<&str>) -> Markup {
+    html! {
+        h1 { "Two-factor code" }
+        p { "Enter the 6-digit code from your authenticator app for " strong { (who.user.username) } "." }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form method="post" action="/login/second-factor" {
+            (csrf_field(who))
+            input type="hidden" name="next" value=(next);
+            label for="code" { "Code" }
+            input #code name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{6,7}" required;
+            button type="submit" { "Continue" }
+        }
+    }
+}
+
+pub async fn second_factor_form(who: HalfSigned, Query(q): Query<Next>) -> PageResult {
+    let next = views::safe_next(q.next.as_deref());
+    if who.complete() {
+        return Ok(redirect(&next));
+    }
+    if !who.user.has_second_factor() {
+        return Ok(redirect(&format!(
+            "/account/second-factor?next={}",
+            query_escape(&next)
+        )));
+    }
+    Ok(bare_page("Two-factor code", code_page(&who, &next, None)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn second_factor(
+    State(console): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: HalfSigned,
+    Form(form): Form<CodeForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    let next = views::safe_next(form.next.as_deref());
+    let Some(secret) = who.user.totp_secret.clone() else {
+        return Ok(redirect(&format!(
+            "/account/second-factor?next={}",
+            query_escape(&next)
+        )));
+    };
+    let ip = peer.ip();
+    if let Err(e) = console.sign_in.check(&who.user.username, ip) {
+        return Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            bare_page(
+                "Two-factor code",
+                code_page(&who, &next, Some(&e.to_string())),
+            ),
+        )
+            .into_response());
+    }
+    let now = jiff::Timestamp::now().as_second().max(0) as u64;
+    if !console
+        .sign_in
+        .check_code(who.user.id, &secret, &form.code, now)
+    {
+        console.sign_in.failed(&who.user.username, ip);
+        return Ok((
+            StatusCode::UNAUTHORIZED,
+            bare_page(
+                "Two-factor code",
+                code_page(
+                    &who,
+                    &next,
+                    Some("That code is not right. Codes change every 30 seconds."),
+                ),
+            ),
+        )
+            .into_response());
+    }
+    console.sign_in.succeeded(&who.user.username, ip);
+    let hash = who.token_hash.clone();
+    console
+        .db(move |db| people::complete_second_factor(db, &hash))
+        .await?;
+    Ok(redirect(&next))
+}
+
+fn enrol_page(who: &HalfSigned, secret: &str, next: &str, error: Option<&str>) -> Markup {
+    let url = auth::totp(secret, &who.user.username)
+        .map(|t| t.get_url())
+        .unwrap_or_default();
+    let qr = qrcode::QrCode::new(url.as_bytes())
+        .map(|code| {
+            code.render::<qrcode::render::svg::Color>()
+                .min_dimensions(180, 180)
+                .quiet_zone(true)
+                .build()
+        })
+        .unwrap_or_default();
+    html! {
+        h1 { "Set up two-factor sign-in" }
+        p { "Your role (" (who.role.title()) ") signs in with a code from an authenticator app as well as a password." }
+        ol {
+            li { "Open an authenticator app on your phone and add an account." }
+            li { "Scan this code, or type the key below." }
+            li { "Enter the 6-digit code the app shows." }
+        }
+        // Our own SVG: the QR modules, drawn by the qrcode crate.
+        div.qr { (PreEscaped(qr)) }
+        p { "Key: " span.secret #totp-secret { (secret) } }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form method="post" action="/account/second-factor" {
+            (csrf_field(who))
+            input type="hidden" name="secret" value=(secret);
+            input type="hidden" name="next" value=(next);
+            label for="code" { "Code" }
+            input #code name="code" inputmode="numeric" autocomplete="one-time-code" required;
+            button type="submit" { "Turn on two-factor sign-in" }
+        }
+    }
+}
+
+pub async fn enrol_form(who: HalfSigned, Query(q): Query<Next>) -> PageResult {
+    let next = views::safe_next(q.next.as_deref());
+    if who.user.has_second_factor() {
+        return Ok(redirect(if who.complete() {
+            &next
+        } else {
+            "/login/second-factor"
+        }));
+    }
+    let secret = auth::new_totp_secret();
+    Ok(bare_page("Two-factor set-up", enrol_page(&who, &secret, &next, None)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EnrolForm {
+    csrf: String,
+    secret: String,
+    code: String,
+    #[serde(default)]
+    next: Option<String>,
+}
+
+pub async fn enrol(
+    State(console): St,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    who: HalfSigned,
+    Form(form): Form<EnrolForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    let next = views::safe_next(form.next.as_deref());
+    if who.user.has_second_factor() {
+        return Err(ConsoleError::BadRequest(
+            "two-factor sign-in is already set up for this account".into(),
+        ));
+    }
+    let ip = peer.ip();
+    if let Err(e) = console.sign_in.check(&who.user.username, ip) {
+        return Err(e);
+    }
+    let now = jiff::Timestamp::now().as_second().max(0) as u64;
+    let secret = form.secret.trim().to_string();
+    if secret.len() < 26
+        || !console
+            .sign_in
+            .check_code(who.user.id, &secret, &form.code, now)
+    {
+        console.sign_in.failed(&who.user.username, ip);
+        return Ok((
+            StatusCode::BAD_REQUEST,
+            bare_page(
+                "Two-factor set-up",
+                enrol_page(&who, &secret, &next, Some("That code is not right: check the app shows this account, and try the newest code.")),
+            ),
+        )
+            .into_response());
+    }
+    let (id, hash, actor) = (who.user.id, who.token_hash.clone(), who.actor());
+    console
+        .db(move |db| {
+            people::set_totp_secret(db, id, &secret)?;
+            people::complete_second_factor(db, &hash)?;
+            db.append_audit(&AuditEntry {
+                time_us: now_us(),
+                actor: actor.clone(),
+                action: "account.second_factor".into(),
+                object: format!("user:{actor}"),
+                before: None,
+                after: Some("enrolled".into()),
+                reason: None,
+            })
+        })
+        .await?;
+    Ok(redirect(&next))
+}
+
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    csrf: String,
+}
+
+pub async fn logout(State(console): St, who: HalfSigned, Form(form): Form<CsrfOnly>) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    let hash = who.token_hash.clone();
+    console.db(move |db| people::end_session(db, &hash)).await?;
+    let mut r = redirect("/login");
+    let c = auth::set_cookie(
+        auth::SESSION_COOKIE,
+        "",
+        std::time::Duration::ZERO,
+        console.options.secure_cookies,
+    );
+    if let Ok(v) = HeaderValue::from_str(&c) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+// ---- overview ------------------------------------------------------------
+
+pub async fn dashboard(State(console): St, who: Signed) -> PageResult {
+    who.require(Permission::ViewSummary)?;
+    let tz = console.options.timezone.clone();
+    let now = jiff::Timestamp::now();
+    let today = now
+        .to_zoned(tz.clone())
+        .start_of_day()
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let since = today.timestamp().as_microsecond();
+    let week = since - 6 * 86_400_000_000;
+    let until = now.as_microsecond() + 1;
+    let (day, seven, pending) = console
+        .db(move |db| {
+            let day = db.summary(since, until)?;
+            let seven = db.summary(week, until)?;
+            let pending = tutela_store::unblock::list(
+                db,
+                &UnblockFilter {
+                    status: Some(UnblockStatus::Pending),
+                    ..Default::default()
+                },
+            )?;
+            Ok((day, seven, pending.len()))
+        })
+        .await?;
+    let top: Vec<(String, u64)> = seven.blocked_by_category.iter().take(10).cloned().collect();
+    let body = html! {
+        div.cards {
+            div.card { div.muted { "Requests today" } div.figure { (day.requests) } }
+            div.card { div.muted { "Blocked today" } div.figure { (day.blocked) } }
+            div.card { div.muted { "Pages visited today" } div.figure { (day.page_views) } }
+            div.card { div.muted { "Blocked in the last 7 days" } div.figure { (seven.blocked) } }
+            @if who.role.can(Permission::ViewChanges) {
+                div.card {
+                    div.muted { "Unblock requests waiting" }
+                    div.figure { a href="/unblocks?status=pending" { (pending) } }
+                }
+            }
+        }
+        section.card {
+            h2 { "Blocked in the last 7 days, by category" }
+            @if top.is_empty() { p.muted { "Nothing blocked." } } @else { (views::bar_chart(&top, "blocked requests")) }
+        }
+        @if who.role.can(Permission::CheckUrl) {
+            section.card {
+                h2 { "Check a site" }
+                form.actions method="get" action="/check" {
+                    div style="flex:1" { label for="url" { "Address" } input #url name="url" placeholder="https://example.com/page"; }
+                    button type="submit" { "Check" }
+                }
+            }
+        }
+    };
+    Ok(page(&who, "Overview", body).into_response())
+}
+
+// ---- log search ----------------------------------------------------------
+
+fn event_text(e: &AccessEvent) -> String {
+    String::from_utf8_lossy(e.url.as_deref().unwrap_or(&e.host)).into_owned()
+}
+
+fn events_table(console: &Console, events: &[AccessEvent]) -> Markup {
+    let tz = &console.options.timezone;
+    html! {
+        div.table-wrap {
+            table {
+                thead { tr {
+                    th { "Time" } th { "User" } th { "Device / IP" } th { "Group" } th { "Site or URL" }
+                    th { "Search" } th { "Action" } th { "Category" } th { "Rule" } th { "Ref" }
+                } }
+                tbody {
+                    @for e in events {
+                        tr {
+                            td { (when(e.time_us, tz)) }
+                            td {
+                                @if let Some(u) = &e.user {
+                                    a href={ "/timeline?user=" (query_escape(u)) } { (u) }
+                                } @else { span.muted { "—" } }
+                            }
+                            td { @if let Some(d) = &e.device { (d) br; } span.muted { (e.client_ip) } }
+                            td { (e.group.as_deref().unwrap_or("")) }
+                            td.url { (event_text(e)) @if e.page_view { " " span.tag { "page" } } }
+                            td { (e.search.as_deref().unwrap_or("")) }
+                            td { span class={ "tag " (e.action) } { (e.action) } }
+                            td { (e.categories.join(", ")) }
+                            td { (e.rule) }
+                            td { code { (e.reference.to_string()) } }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn log_form(search: &LogSearch) -> Markup {
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    html! {
+        form.card method="get" action="/logs" {
+            div.grid-form {
+                div { label for="user" { "User" } input #user name="user" value=(v(&search.user)); }
+                div { label for="device" { "Device" } input #device name="device" value=(v(&search.device)); }
+                div { label for="ip" { "IP address" } input #ip name="ip" value=(v(&search.ip)); }
+                div { label for="site" { "Site" } input #site name="site" value=(v(&search.site)) placeholder="example.com"; }
+                div { label for="group" { "Group" } input #group name="group" value=(v(&search.group)); }
+                div { label for="category" { "Category" } input #category name="category" value=(v(&search.category)); }
+                div {
+                    label for="action" { "Action" }
+                    select #action name="action" {
+                        @for (value, label) in [("", "Any"), ("block", "Blocked"), ("allow", "Allowed"), ("safesearch", "Safe search")] {
+                            option value=(value) selected[search.action.as_deref().unwrap_or("") == value] { (label) }
+                        }
+                    }
+                }
+                div { label for="search" { "Search term" } input #search name="search" value=(v(&search.search)); }
+                div { label for="since" { "From" } input #since name="since" value=(v(&search.since)) placeholder="2026-12-01"; }
+                div { label for="until" { "Until" } input #until name="until" value=(v(&search.until)) placeholder="2026-12-02T15:00"; }
+            }
+            button type="submit" { "Search" }
+        }
+    }
+}
+
+/// The query string of a search, for links to its next page and export.
+fn search_query(search: &LogSearch) -> String {
+    let pairs = [
+        ("user", &search.user),
+        ("ip", &search.ip),
+        ("device", &search.device),
+        ("site", &search.site),
+        ("group", &search.group),
+        ("category", &search.category),
+        ("action", &search.action),
+        ("search", &search.search),
+        ("since", &search.since),
+        ("until", &search.until),
+    ];
+    pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", query_escape(v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+pub async fn logs(State(console): St, who: Signed, Query(search): Query<LogSearch>) -> PageResult {
+    who.require(Permission::SearchLogs)?;
+    let (events, error) = match search.query(&console.options.timezone) {
+        Ok(q) => (actions::search_logs(&console, q).await?, None),
+        Err(ConsoleError::BadRequest(m)) => (Vec::new(), Some(m)),
+        Err(e) => return Err(e),
+    };
+    let base = search_query(&search);
+    let more = events.len() == search.limit.unwrap_or(100).clamp(1, 1000);
+    let body = html! {
+        (log_form(&search))
+        @if let Some(e) = error { p.error { (e) } }
+        p {
+            (events.len()) " events, newest first. "
+            @if who.role.can(Permission::ExportLogs) {
+                a href={ "/logs.csv?" (base) } { "Export as CSV" }
+            }
+        }
+        (events_table(&console, &events))
+        @if more {
+            @if let Some(last) = events.last() {
+                p.pager { a.button href={ "/logs?" (base) "&before=" (last.time_us) ":" (last.reference.0) } { "Older events" } }
+            }
+        }
+    };
+    Ok(page(&who, "Log search", body).into_response())
+}
+
+/// Rows a CSV export holds at most.
+pub const EXPORT_ROWS: usize = 200_000;
+
+pub async fn logs_csv(
+    State(console): St,
+    who: Signed,
+    Query(search): Query<LogSearch>,
+) -> PageResult {
+    who.require(Permission::ExportLogs)?;
+    let query = EventQuery {
+        limit: 0,
+        ..search.query(&console.options.timezone)?
+    };
+    let actor = who.actor();
+    let described = search_query(&search);
+    let csv = console
+        .db(move |db| {
+            let mut out = Vec::new();
+            let mut first = true;
+            let rows = db.for_each_page(&query, EXPORT_ROWS, &mut |page| {
+                let mut chunk = Vec::new();
+                tutela_store::write_csv(&mut chunk, page)
+                    .map_err(|e| tutela_store::StoreError::Invalid(e.to_string()))?;
+                // Each page's writer adds a header; keep only the first.
+                let body = if first {
+                    &chunk[..]
+                } else {
+                    chunk
+                        .iter()
+                        .position(|b| *b == b'\n')
+                        .map_or(&chunk[..0], |i| &chunk[i + 1..])
+                };
+                first = false;
+                out.extend_from_slice(body);
+                Ok(())
+            })?;
+            if first {
+                tutela_store::write_csv(&mut out, &[])
+                    .map_err(|e| tutela_store::StoreError::Invalid(e.to_string()))?;
+            }
+            db.append_audit(&AuditEntry {
+                time_us: now_us(),
+                actor,
+                action: "log.export".into(),
+                object: "access_log".into(),
+                before: None,
+                after: Some(format!("{rows} rows")),
+                reason: Some(described),
+            })?;
+            Ok(out)
+        })
+        .await?;
+    Ok(csv_response(csv, "tutela-log.csv"))
+}
+
+fn csv_response(body: Vec<u8>, name: &'static str) -> Response {
+    let mut r = body.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+pub struct TimelineQuery {
+    user: String,
+    #[serde(default)]
+    day: Option<String>,
+}
+
+pub async fn timeline(
+    State(console): St,
+    who: Signed,
+    Query(q): Query<TimelineQuery>,
+) -> PageResult {
+    who.require(Permission::SearchLogs)?;
+    let tz = console.options.timezone.clone();
+    let day = match q.day.as_deref().filter(|d| !d.is_empty()) {
+        Some(d) => d
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| ConsoleError::BadRequest("the day is YYYY-MM-DD".into()))?,
+        None => jiff::Timestamp::now().to_zoned(tz.clone()).date(),
+    };
+    let start = day
+        .to_zoned(tz.clone())
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let since = start.timestamp().as_microsecond();
+    let until = since + 86_400_000_000;
+    let query = EventQuery {
+        user: Some(q.user.clone()),
+        since_us: Some(since),
+        until_us: Some(until),
+        ..Default::default()
+    };
+    let events = console
+        .db(move |db| {
+            let mut out = Vec::new();
+            db.for_each_page(&query, 5_000, &mut |page| {
+                out.extend_from_slice(page);
+                Ok(())
+            })?;
+            Ok(out)
+        })
+        .await?;
+    let mut hours = vec![(0u64, 0u64); 24];
+    for e in &events {
+        let hour = jiff::Timestamp::from_microsecond(e.time_us)
+            .map(|t| t.to_zoned(tz.clone()).hour())
+            .unwrap_or(0)
+            .clamp(0, 23) as usize;
+        hours[hour].0 += 1;
+        if e.is_blocked() {
+            hours[hour].1 += 1;
+        }
+    }
+    let rows: Vec<(String, u64)> = hours
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, _))| *n > 0)
+        .map(|(h, (n, b))| (format!("{h:02}:00 ({b} blocked)"), *n))
+        .collect();
+    let previous = day.yesterday().map(|d| d.to_string()).unwrap_or_default();
+    let next = day.tomorrow().map(|d| d.to_string()).unwrap_or_default();
+    let user_q = query_escape(&q.user);
+    let body = html! {
+        p {
+            a href={ "/timeline?user=" (user_q) "&day=" (previous) } { "← " (previous) }
+            " · " strong { (day.to_string()) } " · "
+            a href={ "/timeline?user=" (user_q) "&day=" (next) } { (next) " →" }
+            " · " a href={ "/logs?user=" (user_q) } { "Search all of this user's events" }
+        }
+        section.card {
+            h2 { "Requests by hour" }
+            @if rows.is_empty() { p.muted { "No activity this day." } } @else { (views::bar_chart(&rows, "requests by hour")) }
+        }
+        (events_table(&console, &events))
+    };
+    Ok(page(&who, &format!("Timeline: {}", q.user), body).into_response())
+}
+
+// ---- checking a site -----------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct CheckQuery {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+pub async fn check(State(console): St, who: Signed, Query(q): Query<CheckQuery>) -> PageResult {
+    who.require(Permission::CheckUrl)?;
+    let groups: Vec<String> = {
+        let snapshot = console.engine.snapshot();
+        (0..)
+            .map_while(|i| snapshot.group(i).map(|g| g.name.clone()))
+            .collect()
+    };
+    let url = q.url.clone().unwrap_or_default();
+    let group = q.group.clone().filter(|g| !g.is_empty());
+    let result = if url.trim().is_empty() {
+        None
+    } else {
+        Some(actions::check(&console, &url, group.as_deref()))
+    };
+    let body = html! {
+        form.card method="get" action="/check" {
+            div.grid-form {
+                div style="grid-column: span 2" { label for="url" { "Address" } input #url name="url" value=(url) placeholder="https://example.com/page"; }
+                div {
+                    label for="group" { "Group" }
+                    select #group name="group" {
+                        option value="" { "Default group" }
+                        @for g in &groups { option value=(g) selected[group.as_deref() == Some(g.as_str())] { (g) } }
+                    }
+                }
+            }
+            button type="submit" { "Check" }
+        }
+        @match result {
+            Some(Ok(e)) => {
+                section class={ "card verdict " (e.action) } {
+                    h2 { span class={ "tag " (e.action) } { (e.action) } " " (e.target) }
+                    p { (e.reason) }
+                    table {
+                        tr { th { "Group" } td { (e.group) } }
+                        tr { th { "Categories" } td { (e.categories.join(", ")) } }
+                        tr { th { "Rule" } td { (e.rule) } }
+                        @if let Some(entry) = &e.entry { tr { th { "Matched entry" } td { code { (entry) } } } }
+                        @if let Some(s) = e.safesearch { tr { th { "Safe search" } td { (s) } } }
+                    }
+                    @if e.action == "block" && !e.overridable {
+                        p.notice { "This is on the illegal-content list. Nobody can unblock it." }
+                    } @else if e.action == "block" && who.role.can(Permission::RequestUnblock) {
+                        p { a.button href={ "/unblocks/new?url=" (query_escape(&e.target)) } { "Request a temporary unblock" } }
+                    }
+                }
+            }
+            Some(Err(e)) => { p.error { (e.to_string()) } }
+            None => {}
+        }
+    };
+    Ok(page(&who, "Check a site", body).into_response())
+}
+
+// ---- change control ------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct ReviewQuery {
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default, rename = "ref")]
+    reference: Option<String>,
+    #[serde(default)]
+    user: Option<String>,
+}
+
+/// Where the block page's "Request a review" link lands: the unblock form,
+/// filled in (after signing in).
+pub async fn review(Query(q): Query<ReviewQuery>) -> Response {
+    let mut parts = Vec::new();
+    for (k, v) in [("url", &q.url), ("ref", &q.reference), ("user", &q.user)] {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            parts.push(format!("{k}={}", query_escape(&views::truncate(v, 4000))));
+        }
+    }
+    redirect(&format!("/unblocks/new?{}", parts.join("&")))
+}
+
+fn unblock_form_page(
+    console: &Console,
+    who: &Signed,
+    q: &ReviewQuery,
+    error: Option<&str>,
+    input: Option<&UnblockInput>,
+) -> Markup {
+    let tz = &console.options.timezone;
+    let snapshot = console.engine.snapshot();
+    let groups: Vec<String> = (0..)
+        .map_while(|i| snapshot.group(i).map(|g| g.name.clone()))
+        .collect();
+    let url = input
+        .map(|i| i.url.clone())
+        .or_else(|| q.url.clone())
+        .unwrap_or_default();
+    let verdict = (!url.is_empty())
+        .then(|| actions::check(console, &url, None).ok())
+        .flatten();
+    let default_revert = views::local_input(now_us() + 7 * 86_400_000_000, tz);
+    let today = jiff::Timestamp::now()
+        .to_zoned(tz.clone())
+        .date()
+        .to_string();
+    let staff = input.map(|i| i.staff_name.clone()).unwrap_or_else(|| {
+        who.user
+            .display_name
+            .clone()
+            .unwrap_or_else(|| who.user.username.clone())
+    });
+    let field = |f: fn(&UnblockInput) -> Option<String>| input.and_then(f).unwrap_or_default();
+    html! {
+        p { "A temporary unblock allows a site for the people who need it until its reversion date, then ends by itself. The Online Safety Lead or an Administrator approves it." }
+        @if q.reference.is_some() || q.user.is_some() {
+            p.notice {
+                "From a block page"
+                @if let Some(u) = &q.user { ": pupil or user " strong { (u) } }
+                @if let Some(r) = &q.reference { ", event reference " code { (r) } }
+                "."
+            }
+        }
+        @if let Some(v) = &verdict {
+            p { "Now: " span class={ "tag " (v.action) } { (v.action) } " " (v.reason) }
+            @if !v.overridable {
+                p.error { "This is on the illegal-content list. Nobody can unblock it." }
+            }
+        }
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        form.card method="post" action="/unblocks" {
+            (csrf_field(who))
+            input type="hidden" name="event_ref" value=(input.and_then(|i| i.event_ref.clone()).or_else(|| q.reference.clone()).unwrap_or_default());
+            div.grid-form {
+                div { label for="staff_name" { "Staff member who needs it" } input #staff_name name="staff_name" required value=(staff); }
+                div { label for="requested_on" { "Date of request" } input #requested_on name="requested_on" type="date" value=(input.and_then(|i| i.requested_on.clone()).unwrap_or(today)); }
+                div style="grid-column: 1 / -1" { label for="url" { "URL" } input #url name="url" required value=(url); }
+                div { label for="site" { "Site to allow (blank: the URL's host)" } input #site name="site" value=(field(|i| i.site.clone())) placeholder="example.com or example.com/path"; }
+                div {
+                    label for="group" { "For group" }
+                    select #group name="group" {
+                        option value="" { "Everyone" }
+                        @for g in &groups { option value=(g) selected[input.and_then(|i| i.group.as_deref()) == Some(g.as_str())] { (g) } }
+                    }
+                }
+                div { label for="audience" { "Year groups or staff using it" } input #audience name="audience" required value=(input.map(|i| i.audience.clone()).unwrap_or_default()) placeholder="Year 9 history"; }
+                div { label for="revert_at" { "Reverts at" } input #revert_at name="revert_at" type="datetime-local" required value=(input.map(|i| i.revert_at.clone()).unwrap_or(default_revert)); }
+                div style="grid-column: 1 / -1" { label for="reason" { "Reason" } textarea #reason name="reason" required { (input.map(|i| i.reason.clone()).unwrap_or_default()) } }
+            }
+            button type="submit" { "Send request" }
+        }
+    }
+}
+
+pub async fn unblock_form(
+    State(console): St,
+    who: Signed,
+    Query(q): Query<ReviewQuery>,
+) -> PageResult {
+    who.require(Permission::RequestUnblock)?;
+    let body = unblock_form_page(&console, &who, &q, None, None);
+    Ok(page(&who, "Request a temporary unblock", body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UnblockForm {
+    csrf: String,
+    #[serde(flatten)]
+    input: UnblockInput,
+}
+
+pub async fn request_unblock(
+    State(console): St,
+    who: Signed,
+    Form(form): Form<UnblockForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::RequestUnblock)?;
+    match actions::request_unblock(&console, &who, form.input.clone()).await {
+        Ok(id) => Ok(redirect(&format!("/unblocks?created={id}"))),
+        Err(ConsoleError::BadRequest(m)) => {
+            let body = unblock_form_page(
+                &console,
+                &who,
+                &ReviewQuery::default(),
+                Some(&m),
+                Some(&form.input),
+            );
+            Ok((
+                StatusCode::BAD_REQUEST,
+                page(&who, "Request a temporary unblock", body),
+            )
+                .into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Deserialize, Default)]
+pub struct UnblockListQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    site: Option<String>,
+    #[serde(default)]
+    staff: Option<String>,
+    #[serde(default)]
+    since: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    created: Option<i64>,
+}
+
+impl UnblockListQuery {
+    pub(crate) fn filter(&self, tz: &jiff::tz::TimeZone) -> Result<UnblockFilter, ConsoleError> {
+        let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => Some(
+                UnblockStatus::parse(s)
+                    .ok_or_else(|| ConsoleError::BadRequest(format!("no status {s:?}")))?,
+            ),
+            None => None,
+        };
+        let time = |t: &Option<String>| {
+            t.as_deref()
+                .filter(|t| !t.is_empty())
+                .map(|t| views::parse_when(t, tz).map_err(ConsoleError::BadRequest))
+                .transpose()
+        };
+        Ok(UnblockFilter {
+            status,
+            site: self.site.clone(),
+            staff: self.staff.clone(),
+            since_us: time(&self.since)?,
+            until_us: time(&self.until)?,
+        })
+    }
+
+    fn query_string(&self) -> String {
+        [
+            ("status", &self.status),
+            ("site", &self.site),
+            ("staff", &self.staff),
+            ("since", &self.since),
+            ("until", &self.until),
+        ]
+        .iter()
+        .filter_map(|(k, v)| {
+            v.as_deref()
+                .filter(|v| !v.is_empty())
+                .map(|v| format!("{k}={}", query_escape(v)))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+pub async fn unblocks(
+    State(console): St,
+    who: Signed,
+    Query(q): Query<UnblockListQuery>,
+) -> PageResult {
+    who.require(Permission::ViewChanges)?;
+    let tz = console.options.timezone.clone();
+    let list = actions::list_unblocks(&console, q.filter(&tz)?).await?;
+    let v = |o: &Option<String>| o.clone().unwrap_or_default();
+    let body = html! {
+        @if let Some(id) = q.created { p.ok { "Request " (id) " is recorded and waits for approval." } }
+        form.card method="get" action="/unblocks" {
+            div.grid-form {
+                div {
+                    label for="status" { "Status" }
+                    select #status name="status" {
+                        option value="" { "Any" }
+                        @for s in UnblockStatus::ALL { option value=(s.as_str()) selected[q.status.as_deref() == Some(s.as_str())] { (s.as_str()) } }
+                    }
+                }
+                div { label for="site" { "Site or URL" } input #site name="site" value=(v(&q.site)); }
+                div { label for="staff" { "Staff member" } input #staff name="staff" value=(v(&q.staff)); }
+                div { label for="since" { "Entered from" } input #since name="since" type="date" value=(v(&q.since)); }
+                div { label for="until" { "Entered before" } input #until name="until" type="date" value=(v(&q.until)); }
+            }
+            button type="submit" { "Filter" }
+        }
+        p {
+            (list.len()) " requests. " a href={ "/unblocks.csv?" (q.query_string()) } { "Export as CSV" }
+            @if who.role.can(Permission::RequestUnblock) { " · " a href="/unblocks/new" { "New request" } }
+        }
+        div.table-wrap {
+            table {
+                thead { tr {
+                    th { "#" } th { "Status" } th { "Staff member" } th { "Date" } th { "URL" } th { "Reason" }
+                    th { "Used by" } th { "Group" } th { "Reverts" } th { "Entered by" } th { "Decided by" } th { "" }
+                } }
+                tbody {
+                    @for u in &list {
+                        tr {
+                            td { (u.id) }
+                            td { span class={ "tag " (u.status.as_str()) } { (u.status.as_str()) } }
+                            td { (u.request.staff_name) }
+                            td { (u.request.requested_on) }
+                            td.url { (u.request.url) br; span.muted { "allows " (u.request.site) } }
+                            td { (u.request.reason) }
+                            td { (u.request.audience) }
+                            td { (u.request.group.as_deref().unwrap_or("everyone")) }
+                            td { (when(u.request.revert_us, &tz)) @if let Some(r) = u.reverted_us { br; span.muted { "reverted " (when(r, &tz)) } } }
+                            td { (u.requested_by) br; span.muted { (when(u.created_us, &tz)) } }
+                            td {
+                                @if let Some(by) = &u.decided_by { (by) br; span.muted { (u.decided_us.map(|t| when(t, &tz)).unwrap_or_default()) } }
+                                @if let Some(n) = u.decision_note.as_deref().filter(|n| !n.is_empty()) { br; em { (n) } }
+                            }
+                            td {
+                                @if u.status == UnblockStatus::Pending && who.role.can(Permission::DecideUnblock) {
+                                    form.actions method="post" action={ "/unblocks/" (u.id) "/decide" } {
+                                        (csrf_field(&who))
+                                        input name="note" placeholder="Note" aria-label="Note";
+                                        button type="submit" name="decision" value="approve" { "Approve" }
+                                        button.danger type="submit" name="decision" value="refuse" { "Refuse" }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    Ok(page(&who, "Change control", body).into_response())
+}
+
+pub async fn unblocks_csv(
+    State(console): St,
+    who: Signed,
+    Query(q): Query<UnblockListQuery>,
+) -> PageResult {
+    who.require(Permission::ViewChanges)?;
+    let tz = console.options.timezone.clone();
+    let list = actions::list_unblocks(&console, q.filter(&tz)?).await?;
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let cell = tutela_store::query::neutralise_cell;
+    let header = [
+        "id",
+        "status",
+        "staff_member",
+        "date",
+        "url",
+        "site",
+        "reason",
+        "year_groups_or_staff",
+        "group",
+        "reversion_date",
+        "reverted_at",
+        "entered_by",
+        "entered_at",
+        "changed_by",
+        "changed_at",
+        "note",
+        "event_ref",
+    ];
+    w.write_record(header)
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    for u in &list {
+        let opt_time = |t: Option<i64>| t.map(|t| when(t, &tz)).unwrap_or_default();
+        let record = [
+            u.id.to_string(),
+            u.status.as_str().to_string(),
+            u.request.staff_name.clone(),
+            u.request.requested_on.clone(),
+            u.request.url.clone(),
+            u.request.site.clone(),
+            u.request.reason.clone(),
+            u.request.audience.clone(),
+            u.request.group.clone().unwrap_or_else(|| "everyone".into()),
+            when(u.request.revert_us, &tz),
+            opt_time(u.reverted_us),
+            u.requested_by.clone(),
+            when(u.created_us, &tz),
+            u.decided_by.clone().unwrap_or_default(),
+            opt_time(u.decided_us),
+            u.decision_note.clone().unwrap_or_default(),
+            u.request.event_ref.clone().unwrap_or_default(),
+        ];
+        w.write_record(record.iter().map(|c| cell(c)))
+            .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    }
+    let body = w
+        .into_inner()
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    Ok(csv_response(body, "tutela-change-control.csv"))
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    csrf: String,
+    decision: Decision,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn decide_unblock(
+    State(console): St,
+    who: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<DecideForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::DecideUnblock)?;
+    actions::decide_unblock(&console, &who, id, form.decision, form.note).await?;
+    Ok(redirect("/unblocks"))
+}
+
+// ---- audit and users -----------------------------------------------------
+
+pub async fn audit(State(console): St, who: Signed) -> PageResult {
+    who.require(Permission::ViewAudit)?;
+    let entries = actions::audit(&console, 500).await?;
+    let tz = &console.options.timezone;
+    let body = html! {
+        p.muted { "Every change and sign-in, newest first. The log cannot be edited or deleted." }
+        div.table-wrap { table {
+            thead { tr { th { "Time" } th { "Who" } th { "What" } th { "Object" } th { "Before" } th { "After" } th { "Reason" } } }
+            tbody { @for e in &entries { tr {
+                td { (when(e.time_us, tz)) } td { (e.actor) } td { code { (e.action) } } td { (e.object) }
+                td.url { (e.before.as_deref().unwrap_or("")) } td.url { (e.after.as_deref().unwrap_or("")) } td { (e.reason.as_deref().unwrap_or("")) }
+            } } }
+        } }
+    };
+    Ok(page(&who, "Audit log", body).into_response())
+}
+
+fn users_page(
+    console: &Console,
+    who: &Signed,
+    users: &[people::User],
+    error: Option<&str>,
+) -> Markup {
+    let tz = &console.options.timezone;
+    html! {
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        div.table-wrap { table {
+            thead { tr { th { "Username" } th { "Name" } th { "Kind" } th { "Year group" } th { "Console role" } th { "Two-factor" } th { "Expires" } th { "State" } } }
+            tbody { @for u in users { tr {
+                td { (u.username) } td { (u.display_name.as_deref().unwrap_or("")) } td { (u.kind) }
+                td { (u.year_group.as_deref().unwrap_or("")) }
+                td { (u.console_role.as_deref().and_then(Role::parse).map(Role::title).unwrap_or("")) }
+                td { @if u.has_second_factor() { "on" } }
+                td { (u.expires_us.map(|t| when(t, tz)).unwrap_or_default()) }
+                td { @if !u.is_active(now_us()) { span.tag.block { "disabled or expired" } } @else { "active" } }
+            } } }
+        } }
+        @if who.role.can(Permission::ManageUsers) {
+            h2 { "Add a user" }
+            form.card method="post" action="/users" {
+                (csrf_field(who))
+                div.grid-form {
+                    div { label for="username" { "Username" } input #username name="username" required; }
+                    div { label for="display_name" { "Name" } input #display_name name="display_name"; }
+                    div { label for="kind" { "Kind" } select #kind name="kind" { option value="pupil" { "Pupil" } option value="staff" { "Staff" } option value="guest" { "Guest" } } }
+                    div { label for="year_group" { "Year group" } input #year_group name="year_group" placeholder="Year 7"; }
+                    div { label for="console_role" { "Console role" } select #console_role name="console_role" {
+                        option value="" { "None" }
+                        @for r in Role::ALL { option value=(r.as_str()) { (r.title()) } }
+                    } }
+                    div { label for="password" { "Password (console or proxy sign-in)" } input #password name="password" type="password" autocomplete="new-password"; }
+                    div { label for="expires" { "Expires (guests)" } input #expires name="expires" type="date"; }
+                }
+                button type="submit" { "Add user" }
+            }
+        }
+    }
+}
+
+pub async fn users(State(console): St, who: Signed) -> PageResult {
+    who.require(Permission::ViewUsers)?;
+    let list = console.db(people::users).await?;
+    Ok(page(&who, "Users", users_page(&console, &who, &list, None)).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct UserForm {
+    csrf: String,
+    #[serde(flatten)]
+    input: UserInput,
+}
+
+pub async fn add_user(State(console): St, who: Signed, Form(form): Form<UserForm>) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::ManageUsers)?;
+    match actions::add_user(&console, &who, form.input).await {
+        Ok(_) => Ok(redirect("/users")),
+        Err(ConsoleError::BadRequest(m)) => {
+            let list = console.db(people::users).await?;
+            Ok((
+                StatusCode::BAD_REQUEST,
+                page(&who, "Users", users_page(&console, &who, &list, Some(&m))),
+            )
+                .into_response())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+// ---- device set-up -------------------------------------------------------
+
+pub async fn device_setup(State(console): St, who: Signed) -> PageResult {
+    who.require(Permission::ViewDeviceSetup)?;
+    let o = &console.options;
+    let body = html! {
+        section.card {
+            h2 { "1. Point browsers at the filtering proxy" }
+            @if let Some(addr) = &o.proxy_address {
+                p { "Proxy: " code { (addr) } ". Automatic configuration (PAC) address: " code { "http://" (addr) "/proxy.pac" } }
+            }
+            @if o.pac_script.is_some() { p { a href="/proxy.pac" { "Download the PAC file" } " (also served by the console at " code { "/proxy.pac" } ")." } }
+            ul {
+                li { strong { "Windows (Group Policy): " } "User Configuration → Preferences → Control Panel Settings → Internet Settings, or Settings → Network → Proxy → Use set-up script, with the PAC address." }
+                li { strong { "macOS: " } "System Settings → Network → your network → Details → Proxies → Automatic proxy configuration." }
+                li { strong { "ChromeOS (Google Admin): " } "Devices → Chrome → Settings → Network → Proxy mode: always use the proxy auto-configured (PAC)." }
+                li { strong { "iPad and iPhone (MDM): " } "a Global HTTP Proxy payload with the PAC URL." }
+                li { strong { "Android: " } "Wi-Fi network → Advanced → Proxy → Proxy Auto-Config." }
+            }
+            p.muted { "The PAC file has no DIRECT fallback: if the proxy is down, browsing stops rather than bypassing the filter." }
+        }
+        section.card {
+            h2 { "2. Install the school's certificate (only for groups with TLS inspection)" }
+            @if o.ca_pem.is_some() {
+                p { a.button href="/tutela-ca.pem" { "Download tutela-ca.pem" } }
+                ul {
+                    li { strong { "Windows: " } "Group Policy → Computer Configuration → Windows Settings → Security Settings → Public Key Policies → Trusted Root Certification Authorities → Import; or " code { "certutil -addstore -f Root tutela-ca.pem" } }
+                    li { strong { "macOS: " } "open the file in Keychain Access, add it to the System keychain, and set it to Always Trust (or push it with an MDM certificate payload)." }
+                    li { strong { "ChromeOS: " } "Google Admin → Devices → Networks → Certificates → add, and tick Chromebook as a certificate authority." }
+                    li { strong { "iPad and iPhone: " } "an MDM certificate payload; then Settings → General → About → Certificate Trust Settings." }
+                    li { strong { "Firefox: " } "the " code { "security.enterprise_roots.enabled" } " policy makes it trust the system's roots." }
+                }
+                p.muted { "Sites on the never-inspect list (banking, health and counselling services, apps that pin certificates) are never decrypted." }
+            } @else {
+                p.muted { "TLS inspection is not set up on this server." }
+            }
+        }
+    };
+    Ok(page(&who, "Device set-up", body).into_response())
+}
+
+pub async fn pac(State(console): St) -> Response {
+    match &console.options.pac_script {
+        Some(pac) => {
+            let mut r = pac.clone().into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-ns-proxy-autoconfig"),
+            );
+            r
+        }
+        None => ConsoleError::NotFound.into_response(),
+    }
+}
+
+pub async fn ca_certificate(State(console): St) -> Response {
+    match &console.options.ca_pem {
+        Some(pem) => {
+            let mut r = pem.clone().into_response();
+            let h = r.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/x-pem-file"),
+            );
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"tutela-ca.pem\""),
+            );
+            r
+        }
+        None => ConsoleError::NotFound.into_response(),
+    }
+}

@@ -1,0 +1,146 @@
+//! Console roles and what each may do. The README's permission matrix is
+//! this table; `tests/permissions.rs` checks every endpoint against it,
+//! role by role.
+
+use serde::{Deserialize, Serialize};
+
+/// Who someone is to the console.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// IT: runs the system.
+    Administrator,
+    /// Owns the filtering policy and approves changes to it.
+    OnlineSafetyLead,
+    /// Designated Safeguarding Lead.
+    Dsl,
+    DeputyDsl,
+    /// Teachers and other staff: check a site, ask for an unblock.
+    Staff,
+    /// Reports only, no personal detail.
+    Governor,
+    /// Read-only: the audit log and change control.
+    Auditor,
+}
+
+/// One thing the console lets someone do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    /// Counts of requests and blocks, with no names.
+    ViewSummary,
+    /// Search the access log and see a pupil's timeline.
+    SearchLogs,
+    /// Export the access log as CSV.
+    ExportLogs,
+    /// See how the policy would treat an address.
+    CheckUrl,
+    /// Ask for a temporary unblock.
+    RequestUnblock,
+    /// See the change-control log.
+    ViewChanges,
+    /// Approve or refuse an unblock.
+    DecideUnblock,
+    /// Read the audit log.
+    ViewAudit,
+    /// See users.
+    ViewUsers,
+    /// Add users and console accounts, disable them.
+    ManageUsers,
+    /// Device set-up: the PAC file and the school's CA certificate.
+    ViewDeviceSetup,
+}
+
+impl Role {
+    pub const ALL: [Role; 7] = [
+        Role::Administrator,
+        Role::OnlineSafetyLead,
+        Role::Dsl,
+        Role::DeputyDsl,
+        Role::Staff,
+        Role::Governor,
+        Role::Auditor,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "administrator",
+            Role::OnlineSafetyLead => "online_safety_lead",
+            Role::Dsl => "dsl",
+            Role::DeputyDsl => "deputy_dsl",
+            Role::Staff => "staff",
+            Role::Governor => "governor",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    /// For people.
+    pub fn title(self) -> &'static str {
+        match self {
+            Role::Administrator => "Administrator (IT)",
+            Role::OnlineSafetyLead => "Online Safety Lead",
+            Role::Dsl => "Designated Safeguarding Lead",
+            Role::DeputyDsl => "Deputy DSL",
+            Role::Staff => "Staff",
+            Role::Governor => "Governor",
+            Role::Auditor => "Auditor",
+        }
+    }
+
+    /// Roles that see pupils' activity or change the policy sign in with
+    /// a second factor; the console makes them enrol before anything else.
+    pub fn needs_second_factor(self) -> bool {
+        matches!(
+            self,
+            Role::Administrator | Role::OnlineSafetyLead | Role::Dsl | Role::DeputyDsl
+        )
+    }
+
+    pub fn can(self, permission: Permission) -> bool {
+        use Permission::*;
+        use Role::*;
+        match permission {
+            ViewSummary => true,
+            SearchLogs | ExportLogs => {
+                matches!(self, Administrator | OnlineSafetyLead | Dsl | DeputyDsl)
+            }
+            CheckUrl => matches!(
+                self,
+                Administrator | OnlineSafetyLead | Dsl | DeputyDsl | Staff
+            ),
+            RequestUnblock => matches!(
+                self,
+                Administrator | OnlineSafetyLead | Dsl | DeputyDsl | Staff
+            ),
+            ViewChanges => matches!(
+                self,
+                Administrator | OnlineSafetyLead | Dsl | DeputyDsl | Auditor
+            ),
+            DecideUnblock => matches!(self, Administrator | OnlineSafetyLead),
+            ViewAudit => matches!(self, Administrator | OnlineSafetyLead | Auditor),
+            ViewUsers => matches!(self, Administrator | OnlineSafetyLead | Dsl | DeputyDsl),
+            ManageUsers => matches!(self, Administrator),
+            ViewDeviceSetup => matches!(self, Administrator | OnlineSafetyLead | Staff),
+        }
+    }
+}
+
+impl Permission {
+    pub const ALL: [Permission; 11] = [
+        Permission::ViewSummary,
+        Permission::SearchLogs,
+        Permission::ExportLogs,
+        Permission::CheckUrl,
+        Permission::RequestUnblock,
+        Permission::ViewChanges,
+        Permission::DecideUnblock,
+        Permission::ViewAudit,
+        Permission::ViewUsers,
+        Permission::ManageUsers,
+        Permission::ViewDeviceSetup,
+    ];
+}
