@@ -409,7 +409,8 @@ mod tests {
         assert!(guard.check("alice", "192.0.2.2".parse().unwrap()).is_err());
         guard.succeeded("alice", ip);
         assert!(guard.check("alice", ip).is_ok());
-        assert_eq!(lock_for(100), Duration::from_secs(1024));
+        assert_eq!(lock_for(FREE_FAILURES + 1), Duration::from_secs(2));
+        assert_eq!(lock_for(100), MAX_LOCK);
         assert!(lock_for(u32::MAX) <= MAX_LOCK);
     }
 

@@ -118,7 +118,7 @@ impl Role {
             ),
             ViewChanges => matches!(
                 self,
-                Administrator | OnlineSafetyLead | Dsl | DeputyDsl | Auditor
+                Administrator | OnlineSafetyLead | Dsl | DeputyDsl | Staff | Auditor
             ),
             DecideUnblock => matches!(self, Administrator | OnlineSafetyLead),
             ViewAudit => matches!(self, Administrator | OnlineSafetyLead | Auditor),
@@ -130,6 +130,22 @@ impl Role {
 }
 
 impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ViewSummary => "view_summary",
+            Permission::SearchLogs => "search_logs",
+            Permission::ExportLogs => "export_logs",
+            Permission::CheckUrl => "check_url",
+            Permission::RequestUnblock => "request_unblock",
+            Permission::ViewChanges => "view_changes",
+            Permission::DecideUnblock => "decide_unblock",
+            Permission::ViewAudit => "view_audit",
+            Permission::ViewUsers => "view_users",
+            Permission::ManageUsers => "manage_users",
+            Permission::ViewDeviceSetup => "view_device_setup",
+        }
+    }
+
     pub const ALL: [Permission; 11] = [
         Permission::ViewSummary,
         Permission::SearchLogs,

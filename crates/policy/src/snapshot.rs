@@ -515,6 +515,12 @@ impl Snapshot {
         &self.index
     }
 
+    /// The compiled category lists and illegal tier, to build a snapshot
+    /// with new rules but the same lists.
+    pub fn lists(&self) -> (Arc<Index>, Arc<Index>) {
+        (self.index.clone(), self.illegal.clone())
+    }
+
     pub fn illegal(&self) -> &Index {
         &self.illegal
     }

@@ -23,5 +23,5 @@ pub use blockpage::{escape_html, BlockPage};
 pub use destination::{ConnectError, DestinationError, Destinations};
 pub use listen::{ListenLimits, ProxyServer};
 pub use observe::{ContentObserver, PageContext, TextKind, TextSink};
-pub use proxy::{Proxy, ProxyBody, ProxyCounts, ProxyOptions, ProxyStats};
+pub use proxy::{pac_script, Proxy, ProxyBody, ProxyCounts, ProxyOptions, ProxyStats};
 pub use settings::ProxySettings;

@@ -1144,20 +1144,25 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("keep-alive");
 }
 
-/// A proxy auto-config file pointing browsers at this proxy, by the address
-/// they used to fetch it. No `DIRECT` fallback: if the proxy is down,
-/// browsing stops rather than going round the filter.
-fn pac_file(host: &str) -> Response<ProxyBody> {
+/// A proxy auto-config script sending browsers to the proxy at `host`
+/// (`name:port`); `None` if `host` is not a plain host and port.
+pub fn pac_script(host: &str) -> Option<String> {
     let plain = !host.is_empty()
         && host
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
-    if !plain {
-        return text(StatusCode::BAD_REQUEST, "Bad Host header.\n");
-    }
-    let pac = format!(
+    plain.then(|| format!(
         "function FindProxyForURL(url, host) {{\n  if (isPlainHostName(host) || host == \"localhost\") return \"DIRECT\";\n  return \"PROXY {host}\";\n}}\n"
-    );
+    ))
+}
+
+/// A proxy auto-config file pointing browsers at this proxy, by the address
+/// they used to fetch it. No `DIRECT` fallback: if the proxy is down,
+/// browsing stops rather than going round the filter.
+fn pac_file(host: &str) -> Response<ProxyBody> {
+    let Some(pac) = pac_script(host) else {
+        return text(StatusCode::BAD_REQUEST, "Bad Host header.\n");
+    };
     let mut response = Response::new(ProxyBody::Page(Full::new(Bytes::from(pac))));
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -35,6 +35,29 @@ pub struct Config {
     pub dns: tutela_dns::DnsSettings,
     /// The filtering proxy; it listens on `listeners.proxy`.
     pub proxy: tutela_proxy::ProxySettings,
+    /// The web console; it listens on `listeners.console`.
+    pub console: ConsoleSettings,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleSettings {
+    /// Session cookies carry `Secure`. Browsers accept that over plain HTTP
+    /// only on loopback; serve the console over HTTPS (a reverse proxy)
+    /// when it listens on the network. Turn off only to test on a LAN.
+    pub secure_cookies: bool,
+    /// How often approved unblocks whose reversion date has come are
+    /// marked reverted (the policy stops allowing them on the dot anyway).
+    pub revert_check: String,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        ConsoleSettings {
+            secure_cookies: true,
+            revert_check: "15s".into(),
+        }
+    }
 }
 
 /// Where access events and records are kept.
@@ -103,6 +126,7 @@ impl Default for Config {
             store: Store::default(),
             dns: tutela_dns::DnsSettings::default(),
             proxy: tutela_proxy::ProxySettings::default(),
+            console: ConsoleSettings::default(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! and (later) listeners and the store together.
 
 mod config;
+mod console;
 mod dns;
 mod events;
 mod policy_load;
@@ -452,6 +453,13 @@ async fn serve_async(config: Config) -> Result<()> {
     log_loaded(&first.lists, engine.snapshot().generation());
     let dns = dns::Dns::start(&config, engine.clone(), writer.sink()).await?;
     let proxy = proxy::ProxyListener::start(&config, engine.clone(), writer.sink()).await?;
+    let console = console::ConsoleListener::start(
+        config.clone(),
+        engine.clone(),
+        proxy.server.addr,
+        Some(proxy.ca_pem.clone()),
+    )
+    .await?;
     let interval = config.lists.refresh_interval()?;
     let refresher = {
         let (engine, config) = (engine.clone(), config.clone());
@@ -521,13 +529,14 @@ async fn serve_async(config: Config) -> Result<()> {
         })
     };
     tracing::info!(
-        console = %config.listeners.console,
-        "running; the console arrives with its release. Ctrl-C stops."
+        console = %format!("http://{}/", console.addr),
+        "running; open the console to set up the first administrator. Ctrl-C stops."
     );
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
     refresher.abort();
+    console.stop().await;
     // The counters' sink and the filter's must be gone before the writer
     // can finish.
     counters.abort();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use tutela_lists::{LoadOptions, LoadReport};
-use tutela_policy::config::IdentityMapping;
+use tutela_policy::config::{IdentityMapping, OverrideAction, OverrideConfig};
 use tutela_policy::{AccountConfig, DeviceConfig, PolicyConfig, Snapshot};
 
 use crate::config::Config;
@@ -58,9 +58,17 @@ pub fn load(config: &Config, mode: Mode) -> Result<Loaded> {
     })
 }
 
-/// The configured policy plus the subnet mappings, DoH devices and proxy
-/// accounts kept in
-/// the store. A stored row that names an unknown group, has a bad subnet or
+/// A snapshot with the rules as they now stand (configuration and store)
+/// over the lists `current` already holds: quick, for a change made in the
+/// console.
+pub fn rebuild(config: &Config, current: &Snapshot) -> Result<Snapshot> {
+    let (index, illegal) = current.lists();
+    let policy = with_stored_identities(config);
+    Snapshot::build(&policy, index, illegal).context("bad [policy] section")
+}
+
+/// The configured policy plus the subnet mappings, DoH devices, proxy
+/// accounts and approved temporary unblocks kept in the store. A stored row that names an unknown group, has a bad subnet or
 /// repeats a configured token is skipped with a warning, so one bad row
 /// never stops the policy loading; an unreachable store leaves the file's
 /// mappings alone.
@@ -72,11 +80,17 @@ pub fn with_stored_identities(config: &Config) -> PolicyConfig {
             return policy;
         }
     }
-    let stored = store
-        .open()
-        .and_then(|mut db| Ok((db.identities()?, db.accounts()?)));
-    let ((subnets, devices), accounts) = match stored {
-        Ok(x) => x,
+    let now = jiff::Timestamp::now().as_microsecond();
+    let stored = store.open().and_then(|mut db| {
+        // A store from before the console has no unblock table yet.
+        let unblocks = tutela_store::unblock::in_force(db.as_mut(), now).unwrap_or_else(|e| {
+            tracing::debug!("no temporary unblocks read: {e}");
+            Vec::new()
+        });
+        Ok((db.identities()?, db.accounts()?, unblocks))
+    });
+    let ((subnets, devices), accounts, unblocks) = match stored {
+        Ok((identities, accounts, unblocks)) => (identities, accounts, unblocks),
         Err(e) => {
             tracing::warn!("identity mappings in the store are not available: {e}");
             return policy;
@@ -130,6 +144,36 @@ pub fn with_stored_identities(config: &Config) -> PolicyConfig {
             username: row.username,
             password_hash: row.password_hash,
             group,
+        });
+    }
+    for u in unblocks {
+        if let Err(e) = tutela_policy::validate_site(&u.request.site) {
+            tracing::warn!(unblock = u.id, "approved unblock skipped: {e}");
+            continue;
+        }
+        if let Some(g) = u
+            .request
+            .group
+            .as_ref()
+            .filter(|g| !policy.groups.contains_key(*g))
+        {
+            tracing::warn!(unblock = u.id, group = %g, "approved unblock skipped: no such group");
+            continue;
+        }
+        let Ok(until) = jiff::Timestamp::from_microsecond(u.request.revert_us) else {
+            continue;
+        };
+        // `until` makes the snapshot stop allowing it at the reversion
+        // time, whether or not the console has marked it reverted yet.
+        policy.overrides.push(OverrideConfig {
+            site: u.request.site.clone(),
+            action: OverrideAction::Allow,
+            group: u.request.group.clone(),
+            user: None,
+            from: None,
+            until: Some(until.to_string()),
+            reason: format!("temporary unblock {}: {}", u.id, u.request.reason),
+            requested_by: Some(u.request.staff_name.clone()),
         });
     }
     policy

@@ -13,6 +13,8 @@ use crate::config::{parse_duration, Config};
 pub struct ProxyListener {
     pub server: ProxyServer,
     pub proxy: Arc<Proxy>,
+    /// The inspection CA's certificate, for devices to install.
+    pub ca_pem: String,
 }
 
 impl ProxyListener {
@@ -35,6 +37,7 @@ impl ProxyListener {
         let ca_dir = config.data_dir.join("ca");
         let ca = tutela_proxy::ca::LocalCa::load_or_create(&ca_dir)
             .with_context(|| format!("cannot load or make the local CA in {}", ca_dir.display()))?;
+        let ca_pem = ca.certificate_pem().to_string();
         let proxy = Proxy::new(engine, destinations, options, log, None)
             .with_inspection(Arc::new(ca))
             .context("cannot set up TLS inspection")?;
@@ -49,7 +52,11 @@ impl ProxyListener {
                 "proxy.certificate_exceptions: these sites' certificates are accepted unverified when inspected; review this list"
             );
         }
-        Ok(ProxyListener { server, proxy })
+        Ok(ProxyListener {
+            server,
+            proxy,
+            ca_pem,
+        })
     }
 }
 

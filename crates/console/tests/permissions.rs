@@ -1,0 +1,383 @@
+//! The permission matrix, endpoint by endpoint and role by role, against a
+//! running console; and the README's table is the code's.
+
+mod support;
+
+use support::{Client, Harness};
+use tutela_console::{Permission, Role};
+
+/// What a request asks for, and the permission it needs.
+struct Endpoint {
+    method: &'static str,
+    path: &'static str,
+    needs: Permission,
+}
+
+const PAGES: &[Endpoint] = &[
+    Endpoint {
+        method: "GET",
+        path: "/",
+        needs: Permission::ViewSummary,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/logs",
+        needs: Permission::SearchLogs,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/logs.csv",
+        needs: Permission::ExportLogs,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/timeline?user=pupil1",
+        needs: Permission::SearchLogs,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/check?url=blocked.example",
+        needs: Permission::CheckUrl,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/unblocks",
+        needs: Permission::ViewChanges,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/unblocks.csv",
+        needs: Permission::ViewChanges,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/unblocks/new?url=blocked.example",
+        needs: Permission::RequestUnblock,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/audit",
+        needs: Permission::ViewAudit,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/users",
+        needs: Permission::ViewUsers,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/devices/setup",
+        needs: Permission::ViewDeviceSetup,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/unblocks",
+        needs: Permission::RequestUnblock,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/unblocks/{id}/decide",
+        needs: Permission::DecideUnblock,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/users",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/logs",
+        needs: Permission::SearchLogs,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/check?url=blocked.example",
+        needs: Permission::CheckUrl,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/unblocks",
+        needs: Permission::ViewChanges,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/audit",
+        needs: Permission::ViewAudit,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/users",
+        needs: Permission::ViewUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/unblocks",
+        needs: Permission::RequestUnblock,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/unblocks/{id}/decide",
+        needs: Permission::DecideUnblock,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/users",
+        needs: Permission::ManageUsers,
+    },
+];
+
+fn revert_tomorrow() -> String {
+    (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(24)).to_string()
+}
+
+/// A pending request to decide, made by the administrator.
+async fn pending(admin: &mut Client) -> i64 {
+    let r = admin
+        .post_json(
+            "/api/v1/unblocks",
+            &serde_json::json!({
+                "staff_name": "Ms Jones", "url": "https://blocked.example/lesson", "reason": "lesson",
+                "revert_at": revert_tomorrow(), "audience": "Year 9",
+            }),
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"]
+        .as_i64()
+        .unwrap()
+}
+
+async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16 {
+    let id = if e.path.contains("{id}") {
+        pending(admin).await
+    } else {
+        0
+    };
+    let path = e.path.replace("{id}", &id.to_string());
+    let username = format!("new-user-{n}");
+    let revert = revert_tomorrow();
+    let r = match (e.method, path.as_str()) {
+        ("GET", p) => c.get(p).await,
+        ("POST", "/unblocks") => {
+            c.post_form(
+                "/unblocks",
+                &[("staff_name", "Mr Smith"), ("url", "https://blocked.example/x"), ("reason", "topic"),
+                  ("revert_at", &revert), ("audience", "Year 10")],
+            )
+            .await
+        }
+        ("POST", p) if p.starts_with("/unblocks/") => {
+            c.post_form(p, &[("decision", "refuse"), ("note", "no")]).await
+        }
+        ("POST", "/users") => {
+            c.post_form("/users", &[("username", &username), ("kind", "pupil"), ("year_group", "Year 7")]).await
+        }
+        ("POST", "/api/v1/unblocks") => {
+            c.post_json(
+                p_of(&path),
+                &serde_json::json!({"staff_name": "Mr Smith", "url": "https://blocked.example/y", "reason": "topic",
+                    "revert_at": revert, "audience": "Year 10"}),
+                true,
+            )
+            .await
+        }
+        ("POST", p) if p.starts_with("/api/v1/unblocks/") => {
+            c.post_json(p, &serde_json::json!({"decision": "refuse"}), true).await
+        }
+        ("POST", "/api/v1/users") => {
+            c.post_json("/api/v1/users", &serde_json::json!({"username": username, "kind": "pupil"}), true).await
+        }
+        other => panic!("no call for {other:?}"),
+    };
+    if r.status >= 400 && r.status != 403 {
+        panic!("{} {path}: {} {}", e.method, r.status, r.body);
+    }
+    r.status
+}
+
+fn p_of(p: &str) -> &str {
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_obeys_the_matrix_for_every_role() {
+    let h = Harness::start().await;
+    let admin_account = h.account("matrix-admin", Role::Administrator);
+    let mut admin = h.signed_in(&admin_account).await;
+    let mut n = 0;
+    for role in Role::ALL {
+        let account = h.account(&format!("as-{}", role.as_str()), role);
+        let mut c = h.signed_in(&account).await;
+        for e in PAGES {
+            n += 1;
+            let status = call(&mut c, &mut admin, e, n).await;
+            if role.can(e.needs) {
+                assert!(
+                    (200..400).contains(&status),
+                    "{role:?} may {:?}: {} {} gave {status}",
+                    e.needs,
+                    e.method,
+                    e.path
+                );
+            } else {
+                assert_eq!(
+                    status, 403,
+                    "{role:?} may not {:?}: {} {}",
+                    e.needs, e.method, e.path
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_but_public_files_without_signing_in() {
+    let h = Harness::start().await;
+    h.account("someone", Role::Administrator);
+    let mut anon = h.client();
+    for e in PAGES {
+        let path = e.path.replace("{id}", "1");
+        let r = match e.method {
+            "GET" => anon.get(&path).await,
+            _ if path.starts_with("/api/") => {
+                anon.post_json(&path, &serde_json::json!({}), false).await
+            }
+            _ => anon.post_raw(&path, &[("csrf", "x")]).await,
+        };
+        if path.starts_with("/api/") {
+            assert!(
+                matches!(r.status, 401 | 422 | 415 | 400),
+                "{path}: {}",
+                r.status
+            );
+            assert_ne!(r.status, 200);
+        } else {
+            assert_eq!(r.status, 303, "{path}");
+            assert!(
+                r.location().starts_with("/login"),
+                "{path}: {}",
+                r.location()
+            );
+        }
+    }
+    for public in [
+        "/proxy.pac",
+        "/tutela-ca.pem",
+        "/api/openapi.json",
+        "/assets/style.css",
+        "/login",
+    ] {
+        assert_eq!(anon.get(public).await.status, 200, "{public}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_form_and_api_change_needs_the_csrf_token() {
+    let h = Harness::start().await;
+    let account = h.account("csrf-admin", Role::Administrator);
+    let mut admin = h.signed_in(&account).await;
+    let id = pending(&mut admin).await;
+    let decide = format!("/unblocks/{id}/decide");
+    let api_decide = format!("/api/v1/unblocks/{id}/decide");
+    let revert = revert_tomorrow();
+    let forms: [(&str, Vec<(&str, &str)>); 4] = [
+        (
+            "/unblocks",
+            vec![
+                ("staff_name", "a"),
+                ("url", "blocked.example"),
+                ("reason", "r"),
+                ("revert_at", &revert),
+                ("audience", "a"),
+            ],
+        ),
+        (&decide, vec![("decision", "approve")]),
+        ("/users", vec![("username", "sneaky"), ("kind", "pupil")]),
+        ("/logout", vec![]),
+    ];
+    for (path, fields) in &forms {
+        let mut with_bad = vec![("csrf", "forged")];
+        with_bad.extend(fields.iter().copied());
+        let r = admin.post_raw(path, &with_bad).await;
+        assert_eq!(r.status, 403, "{path} with a forged token");
+        let r = admin.post_raw(path, fields).await;
+        assert!(
+            matches!(r.status, 403 | 422),
+            "{path} without a token: {}",
+            r.status
+        );
+    }
+    for path in ["/api/v1/unblocks", &api_decide, "/api/v1/users"] {
+        let r = admin
+            .post_json(path, &serde_json::json!({"decision": "approve"}), false)
+            .await;
+        assert_eq!(r.status, 403, "{path} without X-CSRF-Token");
+    }
+    // A form from another site is refused whatever it carries.
+    let r = admin
+        .http
+        .post(format!("{}/users", h.base))
+        .header("origin", "https://evil.example")
+        .header(
+            "cookie",
+            admin
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!("csrf={}&username=x&kind=pupil", admin.csrf))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Nothing above changed anything.
+    let mut db = h.db();
+    assert!(tutela_store::people::user_named(db.as_mut(), "sneaky")
+        .unwrap()
+        .is_none());
+    let u = tutela_store::unblock::get(db.as_mut(), id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.status, tutela_store::unblock::UnblockStatus::Pending);
+}
+
+/// The README's permission table, as the code has it.
+fn matrix_markdown() -> String {
+    let mut out = String::from("| Permission |");
+    for r in Role::ALL {
+        out.push_str(&format!(" {} |", r.title()));
+    }
+    out.push_str("\n|---|");
+    for _ in Role::ALL {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    for p in Permission::ALL {
+        out.push_str(&format!("| `{}` |", p.as_str()));
+        for r in Role::ALL {
+            out.push_str(if r.can(p) { " ✓ |" } else { "   |" });
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_readme_matrix_is_the_code() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let start = readme
+        .find("<!-- permissions:start -->\n")
+        .expect("README marks the permission table");
+    let end = readme.find("<!-- permissions:end -->").unwrap();
+    let table = &readme[start + "<!-- permissions:start -->\n".len()..end];
+    let expected = matrix_markdown();
+    assert_eq!(
+        table, expected,
+        "README.md's permission table should be:\n{expected}"
+    );
+}
