@@ -381,3 +381,24 @@ fn the_readme_matrix_is_the_code() {
         "README.md's permission table should be:\n{expected}"
     );
 }
+
+#[test]
+fn the_openapi_description_lists_every_api_route() {
+    let spec: serde_json::Value = serde_json::from_str(tutela_console::api::OPENAPI).unwrap();
+    let mut described: Vec<(String, String)> = Vec::new();
+    for (path, ops) in spec["paths"].as_object().unwrap() {
+        for method in ops.as_object().unwrap().keys() {
+            described.push((method.to_uppercase(), path.clone()));
+        }
+    }
+    let mut tested: Vec<(String, String)> = PAGES
+        .iter()
+        .filter(|e| e.path.starts_with("/api/"))
+        .map(|e| (e.method.to_string(), e.path.split('?').next().unwrap().to_string()))
+        .collect();
+    tested.push(("GET".into(), "/api/v1/me".into()));
+    tested.push(("GET".into(), "/api/openapi.json".into()));
+    described.sort();
+    tested.sort();
+    assert_eq!(described, tested);
+}
