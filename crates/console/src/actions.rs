@@ -50,7 +50,10 @@ pub struct LogSearch {
     pub user: Option<String>,
     pub ip: Option<String>,
     pub device: Option<String>,
+    /// The school site.
     pub site: Option<String>,
+    /// A website, with the names under it.
+    pub host: Option<String>,
     pub group: Option<String>,
     pub category: Option<String>,
     pub action: Option<String>,
@@ -81,7 +84,8 @@ impl LogSearch {
             user: non_empty(&self.user),
             ip: non_empty(&self.ip),
             device: non_empty(&self.device),
-            site: non_empty(&self.site).map(|s| s.to_lowercase()),
+            site: non_empty(&self.site),
+            host: non_empty(&self.host).map(|s| s.to_lowercase()),
             group: non_empty(&self.group),
             since_us: time(&self.since).map_err(bad)?,
             until_us: time(&self.until).map_err(bad)?,

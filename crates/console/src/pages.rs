@@ -506,9 +506,7 @@ pub async fn enrol(
         ));
     }
     let ip = peer.ip();
-    if let Err(e) = console.sign_in.check(&who.user.username, ip) {
-        return Err(e);
-    }
+    console.sign_in.check(&who.user.username, ip)?;
     let now = jiff::Timestamp::now().as_second().max(0) as u64;
     let secret = form.secret.trim().to_string();
     if secret.len() < 26
@@ -668,29 +666,30 @@ fn events_table(console: &Console, events: &[AccessEvent]) -> Markup {
 fn log_form(search: &LogSearch) -> Markup {
     let v = |o: &Option<String>| o.clone().unwrap_or_default();
     html! {
-        form.card method="get" action="/logs" {
-            div.grid-form {
-                div { label for="user" { "User" } input #user name="user" value=(v(&search.user)); }
-                div { label for="device" { "Device" } input #device name="device" value=(v(&search.device)); }
-                div { label for="ip" { "IP address" } input #ip name="ip" value=(v(&search.ip)); }
-                div { label for="site" { "Site" } input #site name="site" value=(v(&search.site)) placeholder="example.com"; }
-                div { label for="group" { "Group" } input #group name="group" value=(v(&search.group)); }
-                div { label for="category" { "Category" } input #category name="category" value=(v(&search.category)); }
-                div {
-                    label for="action" { "Action" }
-                    select #action name="action" {
-                        @for (value, label) in [("", "Any"), ("block", "Blocked"), ("allow", "Allowed"), ("safesearch", "Safe search")] {
-                            option value=(value) selected[search.action.as_deref().unwrap_or("") == value] { (label) }
-                        }
-                    }
-                }
-                div { label for="search" { "Search term" } input #search name="search" value=(v(&search.search)); }
-                div { label for="since" { "From" } input #since name="since" value=(v(&search.since)) placeholder="2026-12-01"; }
-                div { label for="until" { "Until" } input #until name="until" value=(v(&search.until)) placeholder="2026-12-02T15:00"; }
-            }
-            button type="submit" { "Search" }
-        }
-    }
+           form.card method="get" action="/logs" {
+               div.grid-form {
+                   div { label for="user" { "User" } input #user name="user" value=(v(&search.user)); }
+                   div { label for="device" { "Device" } input #device name="device" value=(v(&search.device)); }
+                   div { label for="ip" { "IP address" } input #ip name="ip" value=(v(&search.ip)); }
+                   div { label for="host" { "Website" } input #host name="host" value=(v(&search.host)) placeholder="example.com"; }
+    div { label for="group" { "Group" } input #group name="group" value=(v(&search.group)); }
+                   div { label for="school_site" { "School site" } input #school_site name="site" value=(v(&search.site)); }
+                   div { label for="category" { "Category" } input #category name="category" value=(v(&search.category)); }
+                   div {
+                       label for="action" { "Action" }
+                       select #action name="action" {
+                           @for (value, label) in [("", "Any"), ("block", "Blocked"), ("allow", "Allowed"), ("safesearch", "Safe search")] {
+                               option value=(value) selected[search.action.as_deref().unwrap_or("") == value] { (label) }
+                           }
+                       }
+                   }
+                   div { label for="search" { "Search term" } input #search name="search" value=(v(&search.search)); }
+                   div { label for="since" { "From" } input #since name="since" value=(v(&search.since)) placeholder="2026-12-01"; }
+                   div { label for="until" { "Until" } input #until name="until" value=(v(&search.until)) placeholder="2026-12-02T15:00"; }
+               }
+               button type="submit" { "Search" }
+           }
+       }
 }
 
 /// The query string of a search, for links to its next page and export.
@@ -700,6 +699,7 @@ fn search_query(search: &LogSearch) -> String {
         ("ip", &search.ip),
         ("device", &search.device),
         ("site", &search.site),
+        ("host", &search.host),
         ("group", &search.group),
         ("category", &search.category),
         ("action", &search.action),

@@ -394,7 +394,12 @@ fn the_openapi_description_lists_every_api_route() {
     let mut tested: Vec<(String, String)> = PAGES
         .iter()
         .filter(|e| e.path.starts_with("/api/"))
-        .map(|e| (e.method.to_string(), e.path.split('?').next().unwrap().to_string()))
+        .map(|e| {
+            (
+                e.method.to_string(),
+                e.path.split('?').next().unwrap().to_string(),
+            )
+        })
         .collect();
     tested.push(("GET".into(), "/api/v1/me".into()));
     tested.push(("GET".into(), "/api/openapi.json".into()));

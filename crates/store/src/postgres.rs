@@ -473,6 +473,7 @@ impl ToSql for SqlValue {
         match self {
             SqlValue::Null => Ok(postgres::types::IsNull::Yes),
             SqlValue::Text(t) => t.as_str().to_sql(ty, out),
+            SqlValue::Bytes(b) => b.as_slice().to_sql(ty, out),
             SqlValue::Int(i) => {
                 if *ty == Type::INT4 {
                     i32::try_from(*i)?.to_sql(ty, out)
@@ -489,6 +490,7 @@ impl ToSql for SqlValue {
 
     fn accepts(ty: &Type) -> bool {
         <&str as ToSql>::accepts(ty)
+            || <&[u8] as ToSql>::accepts(ty)
             || <i64 as ToSql>::accepts(ty)
             || <i32 as ToSql>::accepts(ty)
             || <i16 as ToSql>::accepts(ty)

@@ -11,7 +11,11 @@ pub struct EventQuery {
     pub user: Option<String>,
     pub ip: Option<String>,
     pub device: Option<String>,
+    /// The school site.
     pub site: Option<String>,
+    /// A website: this host or any name under it (`example.com` finds
+    /// `www.example.com`).
+    pub host: Option<String>,
     pub group: Option<String>,
     /// Inclusive, microseconds since the Unix epoch.
     pub since_us: Option<i64>,
@@ -45,6 +49,7 @@ pub enum SqlValue {
     Null,
     Text(String),
     Int(i64),
+    Bytes(Vec<u8>),
 }
 
 impl SqlValue {
@@ -119,6 +124,22 @@ pub(crate) fn conditions(q: &EventQuery, ilike: &str) -> (String, Vec<SqlValue>)
             sql.push_str(&format!(" AND {column} = ?"));
             values.push(SqlValue::Text(v.clone()));
         }
+    }
+    if let Some(h) = &q.host {
+        // Hosts are stored as bytes; `substr` and `length` count bytes on
+        // both dialects' byte types.
+        let host = h.trim().trim_end_matches('.').to_ascii_lowercase();
+        let suffix = format!(".{host}").into_bytes();
+        let n = suffix.len() as i64;
+        sql.push_str(
+            " AND (host = ? OR (length(host) > ? AND substr(host, length(host) - ? + 1) = ?))",
+        );
+        values.extend([
+            SqlValue::Bytes(host.into_bytes()),
+            SqlValue::Int(n),
+            SqlValue::Int(n),
+            SqlValue::Bytes(suffix),
+        ]);
     }
     if let Some(t) = q.since_us {
         sql.push_str(" AND time_us >= ?");

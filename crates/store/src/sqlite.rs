@@ -214,8 +214,13 @@ impl Backend for Sqlite {
         )?;
         let mut applied = Vec::new();
         for (version, name, sql) in MIGRATIONS {
-            let done: Option<i64> = self
+            // IMMEDIATE takes the write lock before the check, so two
+            // connections migrating at once (the event writer and the
+            // console) apply each step once.
+            let tx = self
                 .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let done: Option<i64> = tx
                 .query_row(
                     "SELECT version FROM schema_migrations WHERE version = ?1",
                     [version],
@@ -225,7 +230,6 @@ impl Backend for Sqlite {
             if done.is_some() {
                 continue;
             }
-            let tx = self.conn.transaction()?;
             tx.execute_batch(sql)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, name, applied_us) VALUES (?1, ?2, ?3)",
@@ -433,5 +437,6 @@ fn to_sqlite(v: SqlValue) -> rusqlite::types::Value {
         SqlValue::Null => rusqlite::types::Value::Null,
         SqlValue::Text(t) => rusqlite::types::Value::Text(t),
         SqlValue::Int(i) => rusqlite::types::Value::Integer(i),
+        SqlValue::Bytes(b) => rusqlite::types::Value::Blob(b),
     }
 }

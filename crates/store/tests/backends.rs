@@ -394,3 +394,45 @@ fn stores_made_before_page_views_are_upgraded_in_place() {
         assert_eq!(views, vec![false, true], "{}", s.name);
     }
 }
+
+#[test]
+fn the_website_filter_finds_a_host_and_the_names_under_it() {
+    for s in stores() {
+        let mut db = s.open();
+        let hosts: [&[u8]; 5] = [
+            b"example.com",
+            b"www.example.com",
+            b"badexample.com",
+            b"example.com.evil.test",
+            b"\xff\xfe.example.com",
+        ];
+        let events: Vec<_> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| {
+                let mut e = event(i as i64 + 1, at("2026-12-01T10:00:00Z") + i as i64);
+                e.host = h.to_vec();
+                e
+            })
+            .collect();
+        db.insert_events(&events).unwrap();
+        let found = |host: &str, db: &mut Box<dyn tutela_store::Backend>| {
+            let mut refs: Vec<i64> = db
+                .query_all(&EventQuery {
+                    host: Some(host.into()),
+                    ..Default::default()
+                })
+                .unwrap()
+                .iter()
+                .map(|e| e.reference.0)
+                .collect();
+            refs.sort();
+            refs
+        };
+        assert_eq!(found("example.com", &mut db), vec![1, 2, 5], "{}", s.name);
+        assert_eq!(found("EXAMPLE.com.", &mut db), vec![1, 2, 5], "{}", s.name);
+        assert_eq!(found("www.example.com", &mut db), vec![2], "{}", s.name);
+        assert_eq!(found("com", &mut db), vec![1, 2, 3, 5], "{}", s.name);
+        assert!(found("%", &mut db).is_empty(), "{}", s.name);
+    }
+}

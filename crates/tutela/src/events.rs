@@ -20,8 +20,12 @@ pub struct LogArgs {
     pub ip: Option<String>,
     #[arg(long)]
     pub device: Option<String>,
+    /// The school site.
     #[arg(long)]
     pub site: Option<String>,
+    /// A website: this host and every name under it.
+    #[arg(long)]
+    pub host: Option<String>,
     #[arg(long)]
     pub group: Option<String>,
     /// RFC 3339, a date (2026-12-01, UTC), or a span back from now (90m, 24h, 7d).
@@ -70,6 +74,7 @@ pub fn log(config: &Config, args: &LogArgs) -> Result<()> {
         ip: args.ip.clone(),
         device: args.device.clone(),
         site: args.site.clone(),
+        host: args.host.clone(),
         group: args.group.clone(),
         since_us: args
             .since

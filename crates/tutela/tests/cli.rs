@@ -57,6 +57,7 @@ data_dir = "data"
 [listeners]
 dns = "127.0.0.1:0"
 proxy = "127.0.0.1:0"
+console = "127.0.0.1:0"
 
 [[lists.sources]]
 name = "ut1"
