@@ -41,6 +41,10 @@ impl IntoResponse for ApiError {
                 tracing::error!("console API: {}", self.0);
                 "internal error; see the server's log".to_string()
             }
+            ConsoleError::Unavailable(_) => {
+                tracing::error!("console API: {}", self.0);
+                "the database is not available".to_string()
+            }
             other => other.to_string(),
         };
         (status, Json(json!({ "error": message }))).into_response()

@@ -61,9 +61,15 @@ impl Default for ConsoleOptions {
 /// the store (an unblock started or ended).
 pub type Reload = Arc<dyn Fn() + Send + Sync>;
 
+/// Opens (and migrates) a store connection.
+pub type Connect = Arc<dyn Fn() -> Result<Box<dyn Backend>, StoreError> + Send + Sync>;
+
 /// The console's shared state.
 pub struct Console {
-    db: Arc<Mutex<Box<dyn Backend>>>,
+    /// Connected on first use and again after a database error, so the
+    /// console starts (and filtering goes on) while the database is down.
+    db: Arc<Mutex<Option<Box<dyn Backend>>>>,
+    connect: Connect,
     pub engine: Arc<Engine>,
     reload: Reload,
     pub options: ConsoleOptions,
@@ -88,6 +94,8 @@ pub enum ConsoleError {
     Locked(u64),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("the database is not available: {0}")]
+    Unavailable(String),
 }
 
 impl ConsoleError {
@@ -99,6 +107,7 @@ impl ConsoleError {
             ConsoleError::NotFound => StatusCode::NOT_FOUND,
             ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ConsoleError::Locked(_) => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -109,7 +118,10 @@ impl IntoResponse for ConsoleError {
         if let ConsoleError::SignInNeeded { next } = &self {
             return views::redirect(&format!("/login?next={}", views::query_escape(next)));
         }
-        if matches!(self, ConsoleError::Store(_) | ConsoleError::Internal(_)) {
+        if matches!(
+            self,
+            ConsoleError::Store(_) | ConsoleError::Internal(_) | ConsoleError::Unavailable(_)
+        ) {
             tracing::error!("console: {self}");
         }
         let status = self.status();
@@ -118,6 +130,10 @@ impl IntoResponse for ConsoleError {
             // The detail is in the server's log, not on the page.
             ConsoleError::Store(_) | ConsoleError::Internal(_) => {
                 "Something went wrong on the server; the error is in its log.".to_string()
+            }
+            ConsoleError::Unavailable(_) => {
+                "The database is not available just now. Filtering goes on; try again in a minute."
+                    .to_string()
             }
             other => other.to_string(),
         };
@@ -131,13 +147,14 @@ impl IntoResponse for ConsoleError {
 
 impl Console {
     pub fn new(
-        db: Box<dyn Backend>,
+        connect: Connect,
         engine: Arc<Engine>,
         reload: Reload,
         options: ConsoleOptions,
     ) -> Arc<Console> {
         Arc::new(Console {
-            db: Arc::new(Mutex::new(db)),
+            db: Arc::new(Mutex::new(None)),
+            connect,
             engine,
             reload,
             options,
@@ -150,12 +167,23 @@ impl Console {
         &self,
         f: impl FnOnce(&mut dyn Backend) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, ConsoleError> {
-        let db = self.db.clone();
+        let (db, connect) = (self.db.clone(), self.connect.clone());
         tokio::task::spawn_blocking(move || {
             let mut guard = db
                 .lock()
                 .map_err(|_| ConsoleError::Internal("store lock poisoned".into()))?;
-            f(guard.as_mut()).map_err(ConsoleError::from)
+            if guard.is_none() {
+                *guard = Some(connect().map_err(|e| ConsoleError::Unavailable(e.to_string()))?);
+            }
+            let Some(backend) = guard.as_mut() else {
+                return Err(ConsoleError::Internal("no store connection".into()));
+            };
+            let result = f(backend.as_mut());
+            if let Err(StoreError::Postgres(_)) = &result {
+                // The connection may be gone; the next call makes a new one.
+                *guard = None;
+            }
+            result.map_err(ConsoleError::from)
         })
         .await
         .map_err(|e| ConsoleError::Internal(e.to_string()))?

@@ -330,6 +330,9 @@ pub struct AccountConfig {
     /// The user's group; the default group if unset.
     #[serde(default)]
     pub group: Option<String>,
+    /// RFC 3339; the account stops signing in then (guests).
+    #[serde(default)]
+    pub expires: Option<String>,
 }
 
 impl std::fmt::Debug for AccountConfig {

@@ -143,6 +143,14 @@ pub struct Account {
     /// An argon2id hash in PHC form.
     pub password_hash: String,
     pub group: usize,
+    /// No sign-in from then on.
+    pub expires: Option<Timestamp>,
+}
+
+impl Account {
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.expires.is_some_and(|e| now >= e)
+    }
 }
 
 impl std::fmt::Debug for Account {
@@ -406,11 +414,23 @@ impl Snapshot {
                 Some(g) => group_index(&place, g)?,
                 None => default_group,
             };
+            let expires = a
+                .expires
+                .as_deref()
+                .map(|t| {
+                    t.parse::<Timestamp>().map_err(|e| PolicyError::Timestamp {
+                        place: format!("{place}.expires"),
+                        value: t.to_string(),
+                        reason: e.to_string(),
+                    })
+                })
+                .transpose()?;
             accounts.insert(
                 a.username.clone(),
                 Account {
                     password_hash: a.password_hash.clone(),
                     group,
+                    expires,
                 },
             );
         }

@@ -105,6 +105,10 @@ impl Authenticator {
             }
             return SignIn::Refused;
         };
+        if account.expired(jiff::Timestamp::now()) {
+            tracing::info!(user = %username, client = %client, "proxy sign-in refused: the account has expired");
+            return SignIn::Refused;
+        }
         let group = account.group;
         let key = digest(&username, &password, &account.password_hash);
         if self

@@ -514,11 +514,20 @@ async fn signing_in_names_the_user_and_their_group() {
             username: "alice".into(),
             password_hash: tutela_proxy::auth::hash_password("correct horse").unwrap(),
             group: Some("staff".into()),
+            expires: Some("2999-01-01T00:00:00Z".into()),
         },
         AccountConfig {
             username: "bob".into(),
             password_hash: tutela_proxy::auth::hash_password("battery staple").unwrap(),
             group: None,
+            expires: None,
+        },
+        // A guest whose access has ended.
+        AccountConfig {
+            username: "guest-1".into(),
+            password_hash: tutela_proxy::auth::hash_password("visiting day").unwrap(),
+            group: Some("staff".into()),
+            expires: Some("2026-01-01T00:00:00Z".into()),
         },
     ];
     let t = Running::with(ListenLimits::default(), p, |o| {
@@ -533,6 +542,8 @@ async fn signing_in_names_the_user_and_their_group() {
     assert_eq!(code, 407, "wrong password");
     let (code, _, _, _) = t.curl(&["--proxy-user", "mallory:correct horse", &u]).await;
     assert_eq!(code, 407, "unknown user");
+    let (code, _, _, _) = t.curl(&["--proxy-user", "guest-1:visiting day", &u]).await;
+    assert_eq!(code, 407, "an expired guest");
     // Alice is staff, whose policy allows this site; Bob is a pupil.
     for _ in 0..2 {
         let (code, body, err, _) = t.curl(&["--proxy-user", "alice:correct horse", &u]).await;
@@ -748,6 +759,7 @@ async fn an_address_that_keeps_guessing_is_locked_out() {
         username: "alice".into(),
         password_hash: tutela_proxy::auth::hash_password("correct horse").unwrap(),
         group: None,
+        expires: None,
     }];
     let t = Running::with(ListenLimits::default(), p, |o| {
         o.authentication = tutela_proxy::Authentication::Required;

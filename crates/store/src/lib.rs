@@ -100,12 +100,14 @@ pub struct StoredAccount {
     pub password_hash: String,
     /// The user's first group (by id).
     pub group: Option<String>,
+    /// Guests stop signing in at this time.
+    pub expires_us: Option<i64>,
 }
 
 /// Proxy accounts; the same SQL for both dialects.
 pub const ACCOUNTS_SQL: &str = "SELECT u.username, u.password_hash, \
      (SELECT g.name FROM memberships mb JOIN groups g ON g.id = mb.group_id \
-      WHERE mb.user_id = u.id ORDER BY g.id LIMIT 1) \
+      WHERE mb.user_id = u.id ORDER BY g.id LIMIT 1), u.expires_us \
      FROM users u WHERE u.password_hash IS NOT NULL AND NOT u.disabled ORDER BY u.id";
 
 /// What every backend can do.
@@ -216,7 +218,21 @@ pub trait Backend: Send {
     /// Subnet mappings and DoH devices, for the policy.
     fn identities(&mut self) -> Result<(Vec<StoredSubnet>, Vec<StoredDevice>), StoreError>;
     /// Users who may sign in to the proxy: enabled, with a password.
-    fn accounts(&mut self) -> Result<Vec<StoredAccount>, StoreError>;
+    fn accounts(&mut self) -> Result<Vec<StoredAccount>, StoreError> {
+        let bad = || StoreError::Invalid("unexpected account row".into());
+        self.rows(ACCOUNTS_SQL, &[])?
+            .iter()
+            .map(|r| {
+                let text = |i: usize| r.get(i).and_then(SqlValue::text).map(str::to_string);
+                Ok(StoredAccount {
+                    username: text(0).ok_or_else(bad)?,
+                    password_hash: text(1).ok_or_else(bad)?,
+                    group: text(2),
+                    expires_us: r.get(3).and_then(SqlValue::int),
+                })
+            })
+            .collect()
+    }
     /// Runs SQL as is; for tests and administration.
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError>;
     /// Runs one statement of SQL shared by both dialects (`?` for each

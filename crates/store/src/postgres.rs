@@ -402,19 +402,6 @@ impl Backend for Postgres {
         Ok((subnets, devices))
     }
 
-    fn accounts(&mut self) -> Result<Vec<crate::StoredAccount>, StoreError> {
-        Ok(self
-            .client
-            .query(crate::ACCOUNTS_SQL, &[])?
-            .iter()
-            .map(|r| crate::StoredAccount {
-                username: r.get(0),
-                password_hash: r.get(1),
-                group: r.get(2),
-            })
-            .collect())
-    }
-
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError> {
         self.client.batch_execute(sql)?;
         Ok(())

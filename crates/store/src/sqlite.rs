@@ -380,18 +380,6 @@ impl Backend for Sqlite {
         Ok((subnets, devices))
     }
 
-    fn accounts(&mut self) -> Result<Vec<crate::StoredAccount>, StoreError> {
-        let mut stmt = self.conn.prepare(crate::ACCOUNTS_SQL)?;
-        let rows = stmt.query_map([], |r| {
-            Ok(crate::StoredAccount {
-                username: r.get(0)?,
-                password_hash: r.get(1)?,
-                group: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     fn execute_raw(&mut self, sql: &str) -> Result<(), StoreError> {
         self.conn.execute_batch(sql)?;
         Ok(())

@@ -26,16 +26,15 @@ impl ConsoleListener {
         proxy_address: std::net::SocketAddr,
         ca_pem: Option<String>,
     ) -> Result<ConsoleListener> {
-        let db = {
+        // Connected on first use: the console starts, and filtering goes
+        // on, while the database is down.
+        let connect: tutela_console::Connect = {
             let store = config.store_config();
-            tokio::task::spawn_blocking(move || -> Result<_> {
-                let mut db = store
-                    .open()
-                    .context("cannot open the store for the console")?;
-                db.migrate().context("cannot migrate the store")?;
+            Arc::new(move || {
+                let mut db = store.open()?;
+                db.migrate()?;
                 Ok(db)
             })
-            .await??
         };
         let timezone = jiff::tz::TimeZone::get(&config.policy.timezone)
             .with_context(|| format!("policy.timezone = {:?}", config.policy.timezone))?;
@@ -54,7 +53,7 @@ impl ConsoleListener {
             let changed = changed.clone();
             Arc::new(move || changed.notify_one())
         };
-        let console = Console::new(db, engine.clone(), reload, options);
+        let console = Console::new(connect, engine.clone(), reload, options);
         let rebuilder = {
             let (config, engine) = (config.clone(), engine.clone());
             tokio::spawn(async move {

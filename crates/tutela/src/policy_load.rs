@@ -140,10 +140,15 @@ pub fn with_stored_identities(config: &Config) -> PolicyConfig {
             continue;
         }
         let group = row.group.filter(|g| policy.groups.contains_key(g));
+        let expires = row
+            .expires_us
+            .and_then(|t| jiff::Timestamp::from_microsecond(t).ok())
+            .map(|t| t.to_string());
         policy.accounts.push(AccountConfig {
             username: row.username,
             password_hash: row.password_hash,
             group,
+            expires,
         });
     }
     for u in unblocks {

@@ -57,8 +57,16 @@ impl Harness {
     pub async fn start() -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let store = StoreConfig::Sqlite(dir.path().join("tutela.db"));
-        let mut db = store.open().unwrap();
-        db.migrate().unwrap();
+        let connect: tutela_console::Connect = {
+            let store = store.clone();
+            Arc::new(move || {
+                let mut db = store.open()?;
+                db.migrate()?;
+                Ok(db)
+            })
+        };
+        // Migrated before anything else touches it.
+        connect().unwrap();
         let snapshot = Snapshot::build(&policy(), Arc::new(index()), Arc::new(illegal())).unwrap();
         let engine = Arc::new(Engine::new(snapshot));
         let reloads = Arc::new(AtomicUsize::new(0));
@@ -77,7 +85,7 @@ impl Harness {
             ca_pem: Some("-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n".into()),
             proxy_address: Some("127.0.0.1:3128".into()),
         };
-        let console = Console::new(db, engine, reload, options);
+        let console = Console::new(connect, engine, reload, options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel();
