@@ -434,3 +434,68 @@ pub async fn add_user(
 pub async fn audit(console: &Console, limit: usize) -> Result<Vec<AuditEntry>, ConsoleError> {
     console.db(move |db| db.audit_log(limit)).await
 }
+
+/// What an import did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ImportOutcome {
+    #[serde(flatten)]
+    pub plan: crate::import::ImportPlan,
+    /// Users added (0 for a preview, or a refused file).
+    pub imported: usize,
+}
+
+/// Checks a CSV export and, unless `dry_run`, imports it: all rows if all
+/// are valid, only the valid ones if `confirm_partial`, else nothing.
+pub async fn import_users(
+    console: &Console,
+    who: &HalfSigned,
+    data: Vec<u8>,
+    default_kind: &str,
+    confirm_partial: bool,
+    dry_run: bool,
+) -> Result<ImportOutcome, ConsoleError> {
+    if !matches!(default_kind, "pupil" | "staff") {
+        return Err(bad("the default kind is pupil or staff"));
+    }
+    let default_kind = default_kind.to_string();
+    let actor = who.actor();
+    let now = now_us();
+    console
+        .db(move |db| {
+            let existing: std::collections::HashSet<String> =
+                people::users(db)?.into_iter().map(|u| u.username).collect();
+            let plan = match crate::import::plan(&data, &default_kind, &|u| existing.contains(u)) {
+                Ok(p) => p,
+                Err(e) => return Ok(Err(bad(e.to_string()))),
+            };
+            if dry_run {
+                return Ok(Ok(ImportOutcome { plan, imported: 0 }));
+            }
+            if !plan.errors.is_empty() && !confirm_partial {
+                return Ok(Err(bad(format!(
+                    "{} rows have errors, so nothing was imported; fix the file, or confirm that only the {} valid rows should be imported",
+                    plan.errors.len(),
+                    plan.valid_rows
+                ))));
+            }
+            let imported = people::add_users(db, &plan.valid, now)?;
+            db.append_audit(&AuditEntry {
+                time_us: now,
+                actor,
+                action: "users.import".into(),
+                object: "users".into(),
+                before: None,
+                after: Some(
+                    serde_json::json!({
+                        "imported": imported,
+                        "usernames": plan.usernames,
+                        "rows_with_errors": plan.errors.len(),
+                    })
+                    .to_string(),
+                ),
+                reason: None,
+            })?;
+            Ok(Ok(ImportOutcome { plan, imported }))
+        })
+        .await?
+}

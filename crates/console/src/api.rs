@@ -175,3 +175,39 @@ pub async fn openapi() -> Response {
     );
     r
 }
+
+#[derive(Deserialize)]
+pub struct ImportBody {
+    /// The CSV file's text.
+    csv: String,
+    #[serde(default = "pupil")]
+    default_kind: String,
+    /// Import the valid rows even if some have errors.
+    #[serde(default)]
+    confirm_partial: bool,
+    /// Check only.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+fn pupil() -> String {
+    "pupil".into()
+}
+
+pub async fn import_users(
+    State(console): St,
+    who: ApiSigned,
+    Json(body): Json<ImportBody>,
+) -> ApiResult {
+    who.require(Permission::ManageUsers)?;
+    let outcome = actions::import_users(
+        &console,
+        &who,
+        body.csv.into_bytes(),
+        &body.default_kind,
+        body.confirm_partial,
+        body.dry_run,
+    )
+    .await?;
+    Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
+}

@@ -12,6 +12,7 @@
 mod actions;
 pub mod api;
 pub mod auth;
+pub mod import;
 pub mod pages;
 pub mod roles;
 mod views;
@@ -222,6 +223,11 @@ impl Console {
             .route("/unblocks/{id}/decide", post(pages::decide_unblock))
             .route("/audit", get(pages::audit))
             .route("/users", get(pages::users).post(pages::add_user))
+            .route(
+                "/users/import",
+                get(pages::import_form).post(pages::import_check),
+            )
+            .route("/users/import/confirm", post(pages::import_confirm))
             .route("/devices/setup", get(pages::device_setup))
             .route("/proxy.pac", get(pages::pac))
             .route("/tutela-ca.pem", get(pages::ca_certificate))
@@ -237,10 +243,13 @@ impl Console {
             .route("/api/v1/unblocks/{id}/decide", post(api::decide_unblock))
             .route("/api/v1/audit", get(api::audit))
             .route("/api/v1/users", get(api::users).post(api::add_user))
+            .route("/api/v1/users/import", post(api::import_users))
             .route("/api/openapi.json", get(api::openapi));
         pages
             .merge(api)
             .fallback(|| async { ConsoleError::NotFound })
+            // MIS exports of a whole school fit; the import checks its own cap.
+            .layer(axum::extract::DefaultBodyLimit::max(8 * 1024 * 1024))
             .layer(axum::middleware::from_fn(same_origin_only))
             .layer(axum::middleware::from_fn(security_headers))
             .with_state(self.clone())

@@ -1370,10 +1370,21 @@ fn users_page(
     }
 }
 
-pub async fn users(State(console): St, who: Signed) -> PageResult {
+#[derive(Deserialize, Default)]
+pub struct UsersQuery {
+    #[serde(default)]
+    imported: Option<usize>,
+}
+
+pub async fn users(State(console): St, who: Signed, Query(q): Query<UsersQuery>) -> PageResult {
     who.require(Permission::ViewUsers)?;
     let list = console.db(people::users).await?;
-    Ok(page(&who, "Users", users_page(&console, &who, &list, None)).into_response())
+    let body = html! {
+        @if let Some(n) = q.imported { p.ok { (n) " users imported." } }
+        @if who.role.can(Permission::ManageUsers) { p { a.button href="/users/import" { "Import from a CSV file" } } }
+        (users_page(&console, &who, &list, None))
+    };
+    Ok(page(&who, "Users", body).into_response())
 }
 
 #[derive(Deserialize)]
@@ -1398,6 +1409,127 @@ pub async fn add_user(State(console): St, who: Signed, Form(form): Form<UserForm
         }
         Err(e) => Err(e),
     }
+}
+
+pub async fn import_form(who: Signed) -> PageResult {
+    who.require(Permission::ManageUsers)?;
+    let body = html! {
+        p { "Import pupils and staff from your MIS export (CSV). Every row is checked first; you see what would be imported before anything is." }
+        p.muted { "Columns are found by name: a username (username, login, email or UPN), and any of kind (pupil or staff), name, or forename and surname, and year group. Other columns are ignored." }
+        form.card method="post" action="/users/import" enctype="multipart/form-data" {
+            (csrf_field(&who))
+            label for="file" { "CSV file" }
+            input #file name="file" type="file" accept=".csv,text/csv" required;
+            label for="default_kind" { "Rows with no kind are" }
+            select #default_kind name="default_kind" { option value="pupil" { "Pupils" } option value="staff" { "Staff" } }
+            button type="submit" { "Check the file" }
+        }
+    };
+    Ok(page(&who, "Import users", body).into_response())
+}
+
+fn import_report(
+    who: &Signed,
+    outcome: &actions::ImportOutcome,
+    data_b64: &str,
+    default_kind: &str,
+) -> Markup {
+    let plan = &outcome.plan;
+    html! {
+        @if plan.errors.is_empty() {
+            p.ok { (plan.valid_rows) " rows are ready to import." }
+        } @else {
+            p.error { (plan.errors.len()) " rows have errors. Nothing is imported from this file unless you confirm the " (plan.valid_rows) " valid rows." }
+            div.table-wrap { table {
+                thead { tr { th { "Line" } th { "Problem" } } }
+                tbody { @for e in &plan.errors { tr { td { (e.line) } td { (e.message) } } } }
+            } }
+        }
+        @if !plan.ignored_columns.is_empty() {
+            p.muted { "Ignored columns: " (plan.ignored_columns.join(", ")) }
+        }
+        @if plan.valid_rows > 0 {
+            h2 { "Valid rows" }
+            p { (views::truncate(&plan.usernames.join(", "), 2000)) }
+            form.card method="post" action="/users/import/confirm" {
+                (csrf_field(who))
+                input type="hidden" name="data" value=(data_b64);
+                input type="hidden" name="default_kind" value=(default_kind);
+                @if !plan.errors.is_empty() {
+                    label { input type="checkbox" name="confirm_partial" value="yes" style="width:auto"; " Import only the " (plan.valid_rows) " valid rows" }
+                }
+                button type="submit" { "Import " (plan.valid_rows) " users" }
+            }
+        }
+        p { a href="/users/import" { "Choose another file" } }
+    }
+}
+
+pub async fn import_check(
+    State(console): St,
+    who: Signed,
+    mut multipart: axum::extract::Multipart,
+) -> PageResult {
+    use base64::Engine as _;
+    let (mut csrf, mut data, mut default_kind) = (String::new(), Vec::new(), "pupil".to_string());
+    let bad_upload = |e: axum::extract::multipart::MultipartError| {
+        ConsoleError::BadRequest(format!("the upload could not be read: {e}"))
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad_upload)? {
+        match field.name().unwrap_or("") {
+            "csrf" => csrf = field.text().await.map_err(bad_upload)?,
+            "default_kind" => default_kind = field.text().await.map_err(bad_upload)?,
+            "file" => {
+                let bytes = field.bytes().await.map_err(bad_upload)?;
+                if bytes.len() > crate::import::MAX_BYTES {
+                    return Err(ConsoleError::BadRequest(
+                        crate::import::ImportError::TooLarge.to_string(),
+                    ));
+                }
+                data = bytes.to_vec();
+            }
+            _ => {}
+        }
+    }
+    who.check_csrf(&csrf)?;
+    who.require(Permission::ManageUsers)?;
+    let outcome =
+        actions::import_users(&console, &who, data.clone(), &default_kind, false, true).await?;
+    let data_b64 = base64::engine::general_purpose::STANDARD.encode(&data);
+    Ok(page(
+        &who,
+        "Import users: check",
+        import_report(&who, &outcome, &data_b64, &default_kind),
+    )
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ImportConfirm {
+    csrf: String,
+    data: String,
+    default_kind: String,
+    #[serde(default)]
+    confirm_partial: Option<String>,
+}
+
+pub async fn import_confirm(
+    State(console): St,
+    who: Signed,
+    Form(form): Form<ImportConfirm>,
+) -> PageResult {
+    use base64::Engine as _;
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::ManageUsers)?;
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(form.data.as_bytes())
+        .map_err(|_| {
+            ConsoleError::BadRequest("the file data was damaged; check the file again".into())
+        })?;
+    let partial = form.confirm_partial.as_deref() == Some("yes");
+    let outcome =
+        actions::import_users(&console, &who, data, &form.default_kind, partial, false).await?;
+    Ok(redirect(&format!("/users?imported={}", outcome.imported)))
 }
 
 // ---- device set-up -------------------------------------------------------

@@ -424,3 +424,75 @@ async fn hostile_text_is_escaped_on_every_page_that_shows_it() {
     assert!(csv.body.contains("'=HYPERLINK"), "{}", csv.body);
     assert!(!csv.body.contains(",=HYPERLINK"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_csv_import_with_errors_imports_nothing_until_the_valid_rows_are_confirmed() {
+    let h = Harness::start().await;
+    let mut admin = h.signed_in(&h.account("admin", Role::Administrator)).await;
+    let csv = format!(
+        "UPN,Legal Forename,Legal Surname,Year\nA1,Ada,Lovelace,Year 7\nbad upn,Bob,X,Year 7\nA3,{XSS},Y,Year 8\nA4,Cut\n"
+    );
+    let r = admin
+        .post_multipart("/users/import", &[("default_kind", "pupil")], &csv)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("2 rows have errors"), "{}", r.body);
+    assert!(
+        !r.body.contains("<script"),
+        "names are escaped in the preview"
+    );
+    let data = field(&r.body, "data").unwrap();
+    let users = |h: &Harness| tutela_store::people::users(h.db().as_mut()).unwrap();
+    let before = users(&h).len();
+    // Without confirming, nothing goes in.
+    let r = admin
+        .post_form(
+            "/users/import/confirm",
+            &[("data", &data), ("default_kind", "pupil")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(users(&h).len(), before);
+    let r = admin
+        .post_form(
+            "/users/import/confirm",
+            &[
+                ("data", &data),
+                ("default_kind", "pupil"),
+                ("confirm_partial", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location().as_str()),
+        (303, "/users?imported=2")
+    );
+    let after = users(&h);
+    assert_eq!(after.len(), before + 2);
+    let a3 = after.iter().find(|u| u.username == "a3").unwrap();
+    assert_eq!(
+        a3.display_name.as_deref(),
+        Some(format!("{XSS} Y").as_str())
+    );
+    assert_eq!(a3.year_group.as_deref(), Some("Year 8"));
+    // The same file again: every row now exists, so nothing is imported.
+    let r = admin
+        .post_json(
+            "/api/v1/users/import",
+            &serde_json::json!({"csv": csv, "confirm_partial": true}),
+            true,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(v["imported"], 0);
+    assert_eq!(v["errors"].as_array().unwrap().len(), 4);
+    let page = admin.get("/users").await;
+    assert!(!page.body.contains("<script"));
+    assert!(h
+        .db()
+        .audit_log(5)
+        .unwrap()
+        .iter()
+        .any(|e| e.action == "users.import"));
+}

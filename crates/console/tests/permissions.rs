@@ -86,6 +86,21 @@ const PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "GET",
+        path: "/users/import",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/users/import",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/users/import/confirm",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "GET",
         path: "/api/v1/logs",
         needs: Permission::SearchLogs,
     },
@@ -122,6 +137,11 @@ const PAGES: &[Endpoint] = &[
     Endpoint {
         method: "POST",
         path: "/api/v1/users",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/users/import",
         needs: Permission::ManageUsers,
     },
 ];
@@ -170,6 +190,18 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         ("POST", p) if p.starts_with("/unblocks/") => {
             c.post_form(p, &[("decision", "refuse"), ("note", "no")]).await
         }
+        ("POST", "/users/import") => {
+            let csv = format!("username,kind\nimp-{n},pupil\n");
+            c.post_multipart("/users/import", &[("default_kind", "pupil")], &csv).await
+        }
+        ("POST", "/users/import/confirm") => {
+            let csv = format!("username,kind\nconf-{n},pupil\n");
+            let data = base64_of(csv.as_bytes());
+            c.post_form("/users/import/confirm", &[("data", &data), ("default_kind", "pupil")]).await
+        }
+        ("POST", "/api/v1/users/import") => {
+            c.post_json("/api/v1/users/import", &serde_json::json!({"csv": format!("username\napi-{n}\n")}), true).await
+        }
         ("POST", "/users") => {
             c.post_form("/users", &[("username", &username), ("kind", "pupil"), ("year_group", "Year 7")]).await
         }
@@ -194,6 +226,11 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         panic!("{} {path}: {} {}", e.method, r.status, r.body);
     }
     r.status
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn p_of(p: &str) -> &str {
@@ -281,7 +318,7 @@ async fn every_form_and_api_change_needs_the_csrf_token() {
     let decide = format!("/unblocks/{id}/decide");
     let api_decide = format!("/api/v1/unblocks/{id}/decide");
     let revert = revert_tomorrow();
-    let forms: [(&str, Vec<(&str, &str)>); 4] = [
+    let forms: [(&str, Vec<(&str, &str)>); 5] = [
         (
             "/unblocks",
             vec![
@@ -294,6 +331,13 @@ async fn every_form_and_api_change_needs_the_csrf_token() {
         ),
         (&decide, vec![("decision", "approve")]),
         ("/users", vec![("username", "sneaky"), ("kind", "pupil")]),
+        (
+            "/users/import/confirm",
+            vec![
+                ("data", "dXNlcm5hbWUKc25lYWt5Cg=="),
+                ("default_kind", "pupil"),
+            ],
+        ),
         ("/logout", vec![]),
     ];
     for (path, fields) in &forms {

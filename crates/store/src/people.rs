@@ -169,6 +169,33 @@ pub fn add_user(db: &mut dyn Backend, user: &NewUser, now_us: i64) -> Result<i64
         .ok_or_else(|| StoreError::Invalid("INSERT returned no id".into()))
 }
 
+/// Adds every user or none: one transaction.
+pub fn add_users(
+    db: &mut dyn Backend,
+    users: &[NewUser],
+    now_us: i64,
+) -> Result<usize, StoreError> {
+    db.execute_raw("BEGIN")?;
+    let result = (|| {
+        for u in users {
+            add_user(db, u, now_us)?;
+        }
+        Ok(users.len())
+    })();
+    match result {
+        Ok(n) => {
+            db.execute_raw("COMMIT")?;
+            Ok(n)
+        }
+        Err(e) => {
+            if let Err(rollback) = db.execute_raw("ROLLBACK") {
+                tracing::error!("rollback of a user import failed: {rollback}");
+            }
+            Err(e)
+        }
+    }
+}
+
 pub fn set_totp_secret(db: &mut dyn Backend, user_id: i64, secret: &str) -> Result<(), StoreError> {
     db.execute(
         "UPDATE users SET totp_secret = ? WHERE id = ?",

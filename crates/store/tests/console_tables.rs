@@ -200,3 +200,31 @@ fn unblock_requests_are_decided_once_and_revert_when_due() {
         assert_eq!(listed.len(), 1);
     }
 }
+
+#[test]
+fn an_import_adds_every_user_or_none() {
+    for store in common::stores() {
+        let mut db = store.open();
+        let db = db.as_mut();
+        let user = |name: &str| NewUser {
+            username: name.into(),
+            kind: "pupil".into(),
+            ..NewUser::default()
+        };
+        people::add_user(db, &user("existing"), 1).unwrap();
+        // The third clashes, so none of the batch goes in.
+        let batch = [user("p1"), user("p2"), user("existing"), user("p4")];
+        assert!(people::add_users(db, &batch, 2).is_err(), "{}", store.name);
+        assert_eq!(
+            people::users(db).unwrap().len(),
+            1,
+            "{}: rolled back",
+            store.name
+        );
+        assert_eq!(
+            people::add_users(db, &[user("p1"), user("p2")], 3).unwrap(),
+            2
+        );
+        assert_eq!(people::users(db).unwrap().len(), 3, "{}", store.name);
+    }
+}

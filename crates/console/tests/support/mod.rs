@@ -268,6 +268,37 @@ impl Client {
         self.send(req).await
     }
 
+    /// A file upload (`multipart/form-data`) with this session's CSRF
+    /// token, the fields and a `file`.
+    pub async fn post_multipart(
+        &mut self,
+        path: &str,
+        fields: &[(&str, &str)],
+        file: &str,
+    ) -> Reply {
+        let boundary = "----tutela-test-boundary";
+        let mut body = String::new();
+        let mut all: Vec<(&str, &str)> = vec![("csrf", &self.csrf)];
+        all.extend_from_slice(fields);
+        for (k, v) in all {
+            body.push_str(&format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+            ));
+        }
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"export.csv\"\r\nContent-Type: text/csv\r\n\r\n{file}\r\n--{boundary}--\r\n"
+        ));
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body);
+        self.send(req).await
+    }
+
     /// A form post exactly as given (no CSRF token added).
     pub async fn post_raw(&mut self, path: &str, fields: &[(&str, &str)]) -> Reply {
         let req = self
