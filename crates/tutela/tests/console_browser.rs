@@ -165,9 +165,6 @@ async fn until_page_says(c: &Client, url: &str, want: &str, within: Duration) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_console_in_chromium_from_first_run_to_an_auto_reverted_unblock() {
-    // fantoccini's TLS stack needs a provider chosen (only loopback HTTP is
-    // used here).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let tmp = tempfile::tempdir().unwrap();
     let (console_port, proxy_port, driver_port) =
         (free_tcp_port(), free_tcp_port(), free_tcp_port());
@@ -202,8 +199,8 @@ async fn the_console_in_chromium_from_first_run_to_an_auto_reverted_unblock() {
                      "--user-data-dir=".to_string() + tmp.path().join("profile").to_str().unwrap()]
         }),
     );
-    let c = ClientBuilder::rustls()
-        .unwrap()
+    // chromedriver is on loopback: plain HTTP, no TLS stack needed.
+    let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{driver_port}"))
         .await
