@@ -499,3 +499,195 @@ pub async fn import_users(
         })
         .await?
 }
+
+/// A subnet mapping as a form or the API gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubnetInput {
+    /// `10.0.7.0/24`, or one address.
+    pub subnet: String,
+    pub group: String,
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+/// A device as a form or the API gives it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DeviceInput {
+    pub name: String,
+    /// The username of whoever uses it.
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub site: Option<String>,
+}
+
+fn audit_entry(
+    actor: String,
+    action: &str,
+    object: String,
+    before: Option<String>,
+    after: Option<String>,
+) -> AuditEntry {
+    AuditEntry {
+        time_us: now_us(),
+        actor,
+        action: action.into(),
+        object,
+        before,
+        after,
+        reason: None,
+    }
+}
+
+pub async fn add_subnet(
+    console: &Console,
+    who: &HalfSigned,
+    input: SubnetInput,
+) -> Result<i64, ConsoleError> {
+    let text = input.subnet.trim();
+    let subnet: ipnet::IpNet = text
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| {
+            bad(format!(
+                "{text:?} is not a subnet like 10.0.7.0/24 or an address"
+            ))
+        })?;
+    let subnet = subnet.trunc().to_string();
+    let group = input.group.trim().to_string();
+    if console.engine.snapshot().group_named(&group).is_none() {
+        return Err(bad(format!("there is no group {group:?}")));
+    }
+    let site = non_empty(&input.site);
+    if let Some(s) = &site {
+        clean_name(s, "site")?;
+    }
+    let actor = who.actor();
+    let id = console
+        .db(move |db| {
+            let id = tutela_store::identities::add_subnet(db, &subnet, &group, site.as_deref())?;
+            let after =
+                serde_json::json!({"subnet": subnet, "group": group, "site": site}).to_string();
+            db.append_audit(&audit_entry(
+                actor,
+                "subnet.add",
+                format!("subnet:{id}"),
+                None,
+                Some(after),
+            ))?;
+            Ok(id)
+        })
+        .await?;
+    console.reload_policy();
+    Ok(id)
+}
+
+pub async fn remove_subnet(
+    console: &Console,
+    who: &HalfSigned,
+    id: i64,
+) -> Result<(), ConsoleError> {
+    let actor = who.actor();
+    let removed = console
+        .db(move |db| {
+            let Some(row) = tutela_store::identities::subnets(db)?
+                .into_iter()
+                .find(|r| r.id == id)
+            else {
+                return Ok(false);
+            };
+            tutela_store::identities::remove_subnet(db, id)?;
+            let before = serde_json::to_string(&row).ok();
+            db.append_audit(&audit_entry(
+                actor,
+                "subnet.remove",
+                format!("subnet:{id}"),
+                before,
+                None,
+            ))?;
+            Ok(true)
+        })
+        .await?;
+    if !removed {
+        return Err(ConsoleError::NotFound);
+    }
+    console.reload_policy();
+    Ok(())
+}
+
+fn clean_name(text: &str, what: &str) -> Result<(), ConsoleError> {
+    if text.is_empty() || text.len() > 100 || text.chars().any(char::is_control) {
+        return Err(bad(format!(
+            "a {what} name is 1 to 100 characters with no control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Adds a device with a new DoH token; returns its id and token.
+pub async fn add_device(
+    console: &Console,
+    who: &HalfSigned,
+    input: DeviceInput,
+) -> Result<(i64, String), ConsoleError> {
+    let name = input.name.trim().to_string();
+    clean_name(&name, "device")?;
+    let owner = non_empty(&input.owner);
+    let site = non_empty(&input.site);
+    if let Some(s) = &site {
+        clean_name(s, "site")?;
+    }
+    let token = crate::auth::random_token();
+    let actor = who.actor();
+    let stored_token = token.clone();
+    let id = console
+        .db(move |db| {
+            let id = tutela_store::identities::add_device(db, &name, owner.as_deref(), site.as_deref(), &stored_token, now_us())?;
+            // The token is a secret: the audit log says one was made, not what.
+            let after = serde_json::json!({"name": name, "owner": owner, "site": site, "doh_token": "(new)"}).to_string();
+            db.append_audit(&audit_entry(actor, "device.add", format!("device:{name}"), None, Some(after)))?;
+            Ok(id)
+        })
+        .await
+        .map_err(|e| match e {
+            ConsoleError::Store(tutela_store::StoreError::Invalid(m)) => bad(m),
+            other => other,
+        })?;
+    console.reload_policy();
+    Ok((id, token))
+}
+
+pub async fn remove_device(
+    console: &Console,
+    who: &HalfSigned,
+    id: i64,
+) -> Result<(), ConsoleError> {
+    let actor = who.actor();
+    let removed = console
+        .db(move |db| {
+            let Some(row) = tutela_store::identities::devices(db)?
+                .into_iter()
+                .find(|r| r.id == id)
+            else {
+                return Ok(false);
+            };
+            tutela_store::identities::remove_device(db, id)?;
+            let before =
+                serde_json::json!({"name": row.name, "owner": row.owner, "site": row.site})
+                    .to_string();
+            db.append_audit(&audit_entry(
+                actor,
+                "device.remove",
+                format!("device:{}", row.name),
+                Some(before),
+                None,
+            ))?;
+            Ok(true)
+        })
+        .await?;
+    if !removed {
+        return Err(ConsoleError::NotFound);
+    }
+    console.reload_policy();
+    Ok(())
+}

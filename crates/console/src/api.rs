@@ -211,3 +211,54 @@ pub async fn import_users(
     .await?;
     Ok(Json(serde_json::to_value(outcome).unwrap_or(Value::Null)))
 }
+
+pub async fn network(State(console): St, who: ApiSigned) -> ApiResult {
+    who.require(Permission::ViewUsers)?;
+    let (subnets, mut devices) = console
+        .db(|db| {
+            Ok((
+                tutela_store::identities::subnets(db)?,
+                tutela_store::identities::devices(db)?,
+            ))
+        })
+        .await?;
+    // Tokens are secrets: only those who manage devices see them.
+    if !who.role.can(Permission::ManageUsers) {
+        for d in &mut devices {
+            d.doh_token = None;
+        }
+    }
+    Ok(Json(json!({ "subnets": subnets, "devices": devices })))
+}
+
+pub async fn add_subnet(
+    State(console): St,
+    who: ApiSigned,
+    Json(input): Json<actions::SubnetInput>,
+) -> ApiResult {
+    who.require(Permission::ManageUsers)?;
+    let id = actions::add_subnet(&console, &who, input).await?;
+    Ok(Json(json!({ "id": id })))
+}
+
+pub async fn remove_subnet(State(console): St, who: ApiSigned, Path(id): Path<i64>) -> ApiResult {
+    who.require(Permission::ManageUsers)?;
+    actions::remove_subnet(&console, &who, id).await?;
+    Ok(Json(json!({ "removed": id })))
+}
+
+pub async fn add_device(
+    State(console): St,
+    who: ApiSigned,
+    Json(input): Json<actions::DeviceInput>,
+) -> ApiResult {
+    who.require(Permission::ManageUsers)?;
+    let (id, token) = actions::add_device(&console, &who, input).await?;
+    Ok(Json(json!({ "id": id, "doh_token": token })))
+}
+
+pub async fn remove_device(State(console): St, who: ApiSigned, Path(id): Path<i64>) -> ApiResult {
+    who.require(Permission::ManageUsers)?;
+    actions::remove_device(&console, &who, id).await?;
+    Ok(Json(json!({ "removed": id })))
+}

@@ -228,6 +228,11 @@ impl Console {
                 get(pages::import_form).post(pages::import_check),
             )
             .route("/users/import/confirm", post(pages::import_confirm))
+            .route("/network", get(pages::network))
+            .route("/network/subnets", post(pages::add_subnet))
+            .route("/network/subnets/{id}/remove", post(pages::remove_subnet))
+            .route("/network/devices", post(pages::add_device))
+            .route("/network/devices/{id}/remove", post(pages::remove_device))
             .route("/devices/setup", get(pages::device_setup))
             .route("/proxy.pac", get(pages::pac))
             .route("/tutela-ca.pem", get(pages::ca_certificate))
@@ -244,6 +249,17 @@ impl Console {
             .route("/api/v1/audit", get(api::audit))
             .route("/api/v1/users", get(api::users).post(api::add_user))
             .route("/api/v1/users/import", post(api::import_users))
+            .route("/api/v1/network", get(api::network))
+            .route("/api/v1/network/subnets", post(api::add_subnet))
+            .route(
+                "/api/v1/network/subnets/{id}/remove",
+                post(api::remove_subnet),
+            )
+            .route("/api/v1/network/devices", post(api::add_device))
+            .route(
+                "/api/v1/network/devices/{id}/remove",
+                post(api::remove_device),
+            )
             .route("/api/openapi.json", get(api::openapi));
         pages
             .merge(api)

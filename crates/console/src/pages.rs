@@ -1532,6 +1532,151 @@ pub async fn import_confirm(
     Ok(redirect(&format!("/users?imported={}", outcome.imported)))
 }
 
+// ---- networks and devices --------------------------------------------------
+
+#[derive(Deserialize, Default)]
+pub struct NetworkQuery {
+    /// A device just added, whose token is shown once here.
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    device: Option<String>,
+}
+
+pub async fn network(State(console): St, who: Signed, Query(q): Query<NetworkQuery>) -> PageResult {
+    who.require(Permission::ViewUsers)?;
+    let (subnets, devices) = console
+        .db(|db| {
+            Ok((
+                tutela_store::identities::subnets(db)?,
+                tutela_store::identities::devices(db)?,
+            ))
+        })
+        .await?;
+    let manage = who.role.can(Permission::ManageUsers);
+    let groups: Vec<String> = {
+        let snapshot = console.engine.snapshot();
+        (0..)
+            .map_while(|i| snapshot.group(i).map(|g| g.name.clone()))
+            .collect()
+    };
+    let body = html! {
+        @if let (Some(t), Some(d)) = (&q.token, &q.device) {
+            p.ok { "Device " strong { (d) } " added. Its DoH address is " code { "/dns-query/" (t) } " on the DNS filter's DoH listener." }
+        }
+        h2 { "Networks" }
+        p.muted { "Clients in a subnet (a VLAN, a room, a site's Wi-Fi) are treated as that group unless they sign in. The most specific subnet wins; subnets in the configuration file come first." }
+        div.table-wrap { table {
+            thead { tr { th { "Subnet" } th { "Group" } th { "School site" } th { "" } } }
+            tbody { @for r in &subnets { tr {
+                td { code { (r.subnet) } } td { (r.group) } td { (r.site.as_deref().unwrap_or("")) }
+                td { @if manage {
+                    form.actions method="post" action={ "/network/subnets/" (r.id) "/remove" } { (csrf_field(&who)) button.danger type="submit" { "Remove" } }
+                } }
+            } } }
+        } }
+        @if manage {
+            form.card method="post" action="/network/subnets" {
+                (csrf_field(&who))
+                div.grid-form {
+                    div { label for="subnet" { "Subnet" } input #subnet name="subnet" required placeholder="10.0.7.0/24"; }
+                    div { label for="subnet_group" { "Group" } select #subnet_group name="group" { @for g in &groups { option value=(g) { (g) } } } }
+                    div { label for="subnet_site" { "School site" } input #subnet_site name="site" placeholder="Main site"; }
+                }
+                button type="submit" { "Add subnet" }
+            }
+        }
+        h2 { "Devices" }
+        p.muted { "A device with its own DoH address is filtered as its owner wherever it is, on or off site." }
+        div.table-wrap { table {
+            thead { tr { th { "Device" } th { "Owner" } th { "School site" } th { "" } } }
+            tbody { @for d in &devices { tr {
+                td { (d.name) } td { (d.owner.as_deref().unwrap_or("")) } td { (d.site.as_deref().unwrap_or("")) }
+                td { @if manage {
+                    form.actions method="post" action={ "/network/devices/" (d.id) "/remove" } { (csrf_field(&who)) button.danger type="submit" { "Remove" } }
+                } }
+            } } }
+        } }
+        @if manage {
+            form.card method="post" action="/network/devices" {
+                (csrf_field(&who))
+                div.grid-form {
+                    div { label for="device_name" { "Device name" } input #device_name name="name" required placeholder="Laptop 17"; }
+                    div { label for="device_owner" { "Owner's username" } input #device_owner name="owner"; }
+                    div { label for="device_site" { "School site" } input #device_site name="site"; }
+                }
+                button type="submit" { "Add device" }
+            }
+        }
+    };
+    Ok(page(&who, "Networks and devices", body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct SubnetForm {
+    csrf: String,
+    #[serde(flatten)]
+    input: actions::SubnetInput,
+}
+
+pub async fn add_subnet(
+    State(console): St,
+    who: Signed,
+    Form(form): Form<SubnetForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::ManageUsers)?;
+    actions::add_subnet(&console, &who, form.input).await?;
+    Ok(redirect("/network"))
+}
+
+pub async fn remove_subnet(
+    State(console): St,
+    who: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::ManageUsers)?;
+    actions::remove_subnet(&console, &who, id).await?;
+    Ok(redirect("/network"))
+}
+
+#[derive(Deserialize)]
+pub struct DeviceForm {
+    csrf: String,
+    #[serde(flatten)]
+    input: actions::DeviceInput,
+}
+
+pub async fn add_device(
+    State(console): St,
+    who: Signed,
+    Form(form): Form<DeviceForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::ManageUsers)?;
+    let name = form.input.name.trim().to_string();
+    let (_, token) = actions::add_device(&console, &who, form.input).await?;
+    Ok(redirect(&format!(
+        "/network?device={}&token={}",
+        query_escape(&name),
+        query_escape(&token)
+    )))
+}
+
+pub async fn remove_device(
+    State(console): St,
+    who: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<CsrfOnly>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::ManageUsers)?;
+    actions::remove_device(&console, &who, id).await?;
+    Ok(redirect("/network"))
+}
+
 // ---- device set-up -------------------------------------------------------
 
 pub async fn device_setup(State(console): St, who: Signed) -> PageResult {

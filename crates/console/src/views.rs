@@ -132,7 +132,7 @@ pub fn error_body(title: &str, message: &str) -> Markup {
 
 /// A page in the console's frame, with the navigation this role may use.
 pub fn page(who: &HalfSigned, title: &str, body: Markup) -> Html<String> {
-    let links: [(&str, &str, Permission); 8] = [
+    let links: [(&str, &str, Permission); 9] = [
         ("/", "Overview", Permission::ViewSummary),
         ("/logs", "Log search", Permission::SearchLogs),
         ("/check", "Check a site", Permission::CheckUrl),
@@ -143,6 +143,7 @@ pub fn page(who: &HalfSigned, title: &str, body: Markup) -> Html<String> {
             Permission::RequestUnblock,
         ),
         ("/users", "Users", Permission::ViewUsers),
+        ("/network", "Networks", Permission::ViewUsers),
         ("/audit", "Audit log", Permission::ViewAudit),
         (
             "/devices/setup",

@@ -496,3 +496,98 @@ async fn a_csv_import_with_errors_imports_nothing_until_the_valid_rows_are_confi
         .iter()
         .any(|e| e.action == "users.import"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subnets_and_devices_are_checked_stored_audited_and_reload_the_policy() {
+    let h = Harness::start().await;
+    let mut admin = h.signed_in(&h.account("admin", Role::Administrator)).await;
+    let reloads = h.reloads.load(Ordering::SeqCst);
+    for (subnet, group) in [("not a subnet", "pupils"), ("10.0.0.0/8", "no-such-group")] {
+        let r = admin
+            .post_form("/network/subnets", &[("subnet", subnet), ("group", group)])
+            .await;
+        assert_eq!(r.status, 400, "{subnet} {group}");
+    }
+    // A host address inside a subnet is stored as the subnet.
+    let r = admin
+        .post_form(
+            "/network/subnets",
+            &[
+                ("subnet", "10.0.7.99/24"),
+                ("group", "pupils"),
+                ("site", "North"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let rows = tutela_store::identities::subnets(h.db().as_mut()).unwrap();
+    assert_eq!(
+        (
+            rows[0].subnet.as_str(),
+            rows[0].group.as_str(),
+            rows[0].site.as_deref()
+        ),
+        ("10.0.7.0/24", "pupils", Some("North"))
+    );
+    let r = admin
+        .post_form(
+            "/network/devices",
+            &[("name", &format!("Laptop {XSS}")), ("owner", "nobody")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "an unknown owner");
+    let r = admin
+        .post_form(
+            "/network/devices",
+            &[("name", &format!("Laptop {XSS}")), ("owner", "admin")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let to = r.location();
+    assert!(to.contains("token="), "{to}");
+    let page = admin.get(&to).await;
+    assert!(
+        page.body.contains("/dns-query/") && !page.body.contains("<script"),
+        "{}",
+        page.body
+    );
+    let devices = tutela_store::identities::devices(h.db().as_mut()).unwrap();
+    let token = devices[0].doh_token.clone().unwrap();
+    assert!(tutela_policy::DeviceConfig::token_is_valid(&token));
+    assert_eq!(
+        h.reloads.load(Ordering::SeqCst),
+        reloads + 2,
+        "each change rebuilds the policy"
+    );
+    // A DSL sees devices but not their tokens.
+    let mut dsl = h.signed_in(&h.account("dsl", Role::Dsl)).await;
+    let r = dsl.get("/api/v1/network").await;
+    assert!(
+        r.body.contains("Laptop") && !r.body.contains(&token),
+        "{}",
+        r.body
+    );
+    // The audit log has the changes, never the token.
+    let audit = h.db().audit_log(10).unwrap();
+    assert!(audit.iter().any(|e| e.action == "subnet.add"));
+    assert!(audit.iter().any(|e| e.action == "device.add"));
+    assert!(audit.iter().all(|e| !format!("{e:?}").contains(&token)));
+    let id = rows[0].id;
+    assert_eq!(
+        admin
+            .post_form(&format!("/network/subnets/{id}/remove"), &[])
+            .await
+            .status,
+        303
+    );
+    assert!(tutela_store::identities::subnets(h.db().as_mut())
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        admin
+            .post_form(&format!("/network/subnets/{id}/remove"), &[])
+            .await
+            .status,
+        404
+    );
+}

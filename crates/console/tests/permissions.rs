@@ -144,6 +144,56 @@ const PAGES: &[Endpoint] = &[
         path: "/api/v1/users/import",
         needs: Permission::ManageUsers,
     },
+    Endpoint {
+        method: "GET",
+        path: "/network",
+        needs: Permission::ViewUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/network/subnets",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/network/subnets/{id}/remove",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/network/devices",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/network/devices/{id}/remove",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/network",
+        needs: Permission::ViewUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/network/subnets",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/network/subnets/{id}/remove",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/network/devices",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/network/devices/{id}/remove",
+        needs: Permission::ManageUsers,
+    },
 ];
 
 fn revert_tomorrow() -> String {
@@ -169,7 +219,29 @@ async fn pending(admin: &mut Client) -> i64 {
 }
 
 async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16 {
-    let id = if e.path.contains("{id}") {
+    let id = if e.path.contains("/network/subnets/{id}") {
+        let r = admin
+            .post_json(
+                "/api/v1/network/subnets",
+                &serde_json::json!({"subnet": format!("10.9.{}.0/24", n % 250), "group": "pupils"}),
+                true,
+            )
+            .await;
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    } else if e.path.contains("/network/devices/{id}") {
+        let r = admin
+            .post_json(
+                "/api/v1/network/devices",
+                &serde_json::json!({"name": format!("laptop-{n}")}),
+                true,
+            )
+            .await;
+        serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"]
+            .as_i64()
+            .unwrap()
+    } else if e.path.contains("{id}") {
         pending(admin).await
     } else {
         0
@@ -189,6 +261,22 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         }
         ("POST", p) if p.starts_with("/unblocks/") => {
             c.post_form(p, &[("decision", "refuse"), ("note", "no")]).await
+        }
+        ("POST", "/network/subnets") => {
+            c.post_form("/network/subnets", &[("subnet", "10.20.0.0/16"), ("group", "pupils")]).await
+        }
+        ("POST", "/network/devices") => {
+            c.post_form("/network/devices", &[("name", &format!("device-{n}"))]).await
+        }
+        ("POST", p) if p.starts_with("/network/") && p.ends_with("/remove") => c.post_form(p, &[]).await,
+        ("POST", "/api/v1/network/subnets") => {
+            c.post_json("/api/v1/network/subnets", &serde_json::json!({"subnet": "10.21.0.0/16", "group": "pupils", "site": "North"}), true).await
+        }
+        ("POST", "/api/v1/network/devices") => {
+            c.post_json("/api/v1/network/devices", &serde_json::json!({"name": format!("api-device-{n}")}), true).await
+        }
+        ("POST", p) if p.starts_with("/api/v1/network/") && p.ends_with("/remove") => {
+            c.post_json(p, &serde_json::json!({}), true).await
         }
         ("POST", "/users/import") => {
             let csv = format!("username,kind\nimp-{n},pupil\n");

@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod event;
+pub mod identities;
 pub mod journal;
 pub mod people;
 pub mod postgres;

@@ -228,3 +228,60 @@ fn an_import_adds_every_user_or_none() {
         assert_eq!(people::users(db).unwrap().len(), 3, "{}", store.name);
     }
 }
+
+#[test]
+fn subnets_and_devices_round_trip_and_feed_the_policy_load() {
+    use tutela_store::identities;
+    for store in common::stores() {
+        let mut db = store.open();
+        let db = db.as_mut();
+        let a = identities::add_subnet(db, "10.0.7.0/24", "pupils", Some("North")).unwrap();
+        identities::add_subnet(db, "10.0.8.0/24", "pupils", None).unwrap();
+        let rows = identities::subnets(db).unwrap();
+        assert_eq!(rows.len(), 2, "{}", store.name);
+        assert_eq!(rows[0].site.as_deref(), Some("North"));
+        people::add_user(
+            db,
+            &NewUser {
+                username: "ada".into(),
+                kind: "pupil".into(),
+                ..NewUser::default()
+            },
+            1,
+        )
+        .unwrap();
+        identities::add_device(
+            db,
+            "laptop-1",
+            Some("ada"),
+            Some("North"),
+            "tok_abcdefghijklmnopq",
+            1,
+        )
+        .unwrap();
+        assert!(
+            identities::add_device(db, "laptop-1", None, None, "tok_other_abcdefghijk", 1).is_err()
+        );
+        assert!(identities::add_device(
+            db,
+            "laptop-2",
+            Some("nobody"),
+            None,
+            "tok_other_abcdefghijk",
+            1
+        )
+        .is_err());
+        let (subnets, devices) = db.identities().unwrap();
+        assert_eq!(subnets.len(), 2, "{}", store.name);
+        assert_eq!(devices[0].user.as_deref(), Some("ada"));
+        assert!(identities::remove_subnet(db, a).unwrap());
+        assert!(!identities::remove_subnet(db, a).unwrap());
+        let d = identities::devices(db).unwrap()[0].id;
+        assert!(identities::remove_device(db, d).unwrap());
+        assert!(
+            identities::devices(db).unwrap().is_empty(),
+            "{}",
+            store.name
+        );
+    }
+}
