@@ -21,6 +21,10 @@ use crate::views::{self, bare_page, csrf_field, page, query_escape, redirect, wh
 use crate::{Console, ConsoleError};
 
 type St = State<Arc<Console>>;
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
 type PageResult = Result<Response, ConsoleError>;
 
 // ---- signing in ----------------------------------------------------------
@@ -731,7 +735,7 @@ pub async fn logs(State(console): St, who: Signed, Query(search): Query<LogSearc
         (log_form(&search))
         @if let Some(e) = error { p.error { (e) } }
         p {
-            (events.len()) " events, newest first. "
+            (plural(events.len(), "event", "events")) ", newest first. "
             @if who.role.can(Permission::ExportLogs) {
                 a href={ "/logs.csv?" (base) } { "Export as CSV" }
             }
@@ -1183,7 +1187,7 @@ pub async fn unblocks(
             button type="submit" { "Filter" }
         }
         p {
-            (list.len()) " requests. " a href={ "/unblocks.csv?" (q.query_string()) } { "Export as CSV" }
+            (plural(list.len(), "request", "requests")) ". " a href={ "/unblocks.csv?" (q.query_string()) } { "Export as CSV" }
             @if who.role.can(Permission::RequestUnblock) { " · " a href="/unblocks/new" { "New request" } }
         }
         div.table-wrap {
