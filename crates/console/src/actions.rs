@@ -300,6 +300,8 @@ pub async fn list_unblocks(
 /// A user as a form or the API gives it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UserInput {
+    /// For a guest, empty makes a temporary ID (`guest-…`).
+    #[serde(default)]
     pub username: String,
     #[serde(default)]
     pub display_name: Option<String>,
@@ -354,11 +356,43 @@ pub async fn hash(password: String) -> Result<String, ConsoleError> {
         .map_err(ConsoleError::Internal)
 }
 
+/// A user just added; a guest's generated ID and password are shown once.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AddedUser {
+    pub id: i64,
+    pub username: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generated_password: Option<String>,
+}
+
+/// `n` characters from an alphabet with no look-alikes (no 0/o, 1/l).
+fn readable_random(n: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..n)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
 pub async fn add_user(
     console: &Console,
     who: &HalfSigned,
-    input: UserInput,
-) -> Result<i64, ConsoleError> {
+    mut input: UserInput,
+) -> Result<AddedUser, ConsoleError> {
+    let mut generated_password = None;
+    if input.kind == "guest" {
+        // Temporary IDs, as the schools' policies describe for trainee
+        // teachers and visitors.
+        if input.username.trim().is_empty() {
+            input.username = format!("guest-{}", readable_random(6));
+        }
+        if non_empty(&input.password).is_none() && non_empty(&input.console_role).is_none() {
+            let p = readable_random(14);
+            input.password = Some(p.clone());
+            generated_password = Some(p);
+        }
+    }
     let username = input.username.trim().to_string();
     check_username(&username)?;
     if !matches!(input.kind.as_str(), "pupil" | "staff" | "guest") {
@@ -390,7 +424,7 @@ pub async fn add_user(
         None => None,
     };
     let user = NewUser {
-        username,
+        username: username.clone(),
         display_name: non_empty(&input.display_name),
         kind: input.kind.clone(),
         console_role: role.map(|r| r.as_str().to_string()),
@@ -400,7 +434,7 @@ pub async fn add_user(
     };
     let actor = who.actor();
     let now = now_us();
-    console
+    let id = console
         .db(move |db| {
             let id = people::add_user(db, &user, now)?;
             // Never the password or its hash.
@@ -428,7 +462,12 @@ pub async fn add_user(
         .map_err(|e| match e {
             ConsoleError::Store(tutela_store::StoreError::Invalid(m)) => bad(m),
             other => other,
-        })
+        })?;
+    Ok(AddedUser {
+        id,
+        username,
+        generated_password,
+    })
 }
 
 pub async fn audit(console: &Console, limit: usize) -> Result<Vec<AuditEntry>, ConsoleError> {

@@ -163,8 +163,8 @@ pub async fn add_user(
     Json(input): Json<UserInput>,
 ) -> ApiResult {
     who.require(Permission::ManageUsers)?;
-    let id = actions::add_user(&console, &who, input).await?;
-    Ok(Json(json!({ "id": id })))
+    let added = actions::add_user(&console, &who, input).await?;
+    Ok(Json(serde_json::to_value(added).unwrap_or(Value::Null)))
 }
 
 pub async fn openapi() -> Response {

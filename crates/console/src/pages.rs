@@ -1357,7 +1357,7 @@ fn users_page(
             form.card method="post" action="/users" {
                 (csrf_field(who))
                 div.grid-form {
-                    div { label for="username" { "Username" } input #username name="username" required; }
+                    div { label for="username" { "Username (blank for a guest: a temporary ID)" } input #username name="username"; }
                     div { label for="display_name" { "Name" } input #display_name name="display_name"; }
                     div { label for="kind" { "Kind" } select #kind name="kind" { option value="pupil" { "Pupil" } option value="staff" { "Staff" } option value="guest" { "Guest" } } }
                     div { label for="year_group" { "Year group" } input #year_group name="year_group" placeholder="Year 7"; }
@@ -1402,7 +1402,22 @@ pub async fn add_user(State(console): St, who: Signed, Form(form): Form<UserForm
     who.check_csrf(&form.csrf)?;
     who.require(Permission::ManageUsers)?;
     match actions::add_user(&console, &who, form.input).await {
-        Ok(_) => Ok(redirect("/users")),
+        Ok(added) => match &added.generated_password {
+            // Shown once, here; only its hash is kept.
+            Some(password) => {
+                let list = console.db(people::users).await?;
+                let body = html! {
+                    p.ok {
+                        "Guest account made. Give these to the guest; the password is not shown again: "
+                        br; "Username: " code #guest-username { (added.username) }
+                        br; "Password: " code #guest-password { (password) }
+                    }
+                    (users_page(&console, &who, &list, None))
+                };
+                Ok(page(&who, "Users", body).into_response())
+            }
+            None => Ok(redirect("/users")),
+        },
         Err(ConsoleError::BadRequest(m)) => {
             let list = console.db(people::users).await?;
             Ok((

@@ -591,3 +591,53 @@ async fn subnets_and_devices_are_checked_stored_audited_and_reload_the_policy() 
         404
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_gets_a_temporary_id_and_password_shown_once() {
+    let h = Harness::start().await;
+    let mut admin = h.signed_in(&h.account("admin", Role::Administrator)).await;
+    let r = admin
+        .post_form(
+            "/users",
+            &[("kind", "guest"), ("display_name", "Trainee teacher")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "a guest needs an expiry date");
+    let r = admin
+        .post_form(
+            "/users",
+            &[
+                ("kind", "guest"),
+                ("display_name", "Trainee teacher"),
+                ("expires", "2099-07-20"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let grab = |id: &str| {
+        let marker = format!("id=\"{id}\">");
+        let start = r.body.find(&marker).unwrap() + marker.len();
+        r.body[start..start + r.body[start..].find('<').unwrap()].to_string()
+    };
+    let (username, password) = (grab("guest-username"), grab("guest-password"));
+    assert!(
+        username.starts_with("guest-") && password.len() == 14,
+        "{username} {password}"
+    );
+    let user = tutela_store::people::user_named(h.db().as_mut(), &username)
+        .unwrap()
+        .unwrap();
+    assert!(tutela_store::people::verify_password(
+        &password,
+        user.password_hash.as_deref().unwrap()
+    ));
+    assert!(user.expires_us.is_some());
+    // The password is in neither the audit log nor the users page.
+    assert!(h
+        .db()
+        .audit_log(5)
+        .unwrap()
+        .iter()
+        .all(|e| !format!("{e:?}").contains(&password)));
+    assert!(!admin.get("/users").await.body.contains(&password));
+}
