@@ -730,3 +730,79 @@ pub async fn remove_device(
     console.reload_policy();
     Ok(())
 }
+
+/// The configured policy (file plus store), read off the async threads.
+pub async fn configured_policy(
+    console: &Console,
+) -> Result<tutela_policy::PolicyConfig, ConsoleError> {
+    let source = console.options.policy.clone();
+    tokio::task::spawn_blocking(move || source())
+        .await
+        .map_err(|e| ConsoleError::Internal(e.to_string()))
+}
+
+pub fn check_group_name(name: &str) -> Result<(), ConsoleError> {
+    let ok = !name.is_empty()
+        && name.len() <= 40
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(bad(
+            "a group name is 1 to 40 lower-case letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+/// Saves a group's policy after building a trial snapshot with it over the
+/// lists in use, so a policy that would not load is never stored.
+pub async fn save_group(
+    console: &Console,
+    who: &HalfSigned,
+    name: &str,
+    group: tutela_policy::config::GroupConfig,
+) -> Result<Vec<String>, ConsoleError> {
+    check_group_name(name)?;
+    let mut policy = configured_policy(console).await?;
+    let before = policy.groups.get(name).cloned();
+    policy.groups.insert(name.to_string(), group.clone());
+    let (index, illegal) = console.engine.snapshot().lists();
+    let trial = tokio::task::spawn_blocking(move || {
+        tutela_policy::Snapshot::build(&policy, index, illegal)
+    })
+    .await
+    .map_err(|e| ConsoleError::Internal(e.to_string()))?
+    .map_err(|e| bad(format!("this policy cannot be used: {e}")))?;
+    let warnings: Vec<String> = trial
+        .warnings()
+        .iter()
+        .filter(|w| w.contains(&format!("groups.{name}")))
+        .cloned()
+        .collect();
+    let (actor, name) = (who.actor(), name.to_string());
+    console
+        .db(move |db| {
+            let now = now_us();
+            tutela_store::policies::save(db, &name, &group, &actor, now)?;
+            db.append_audit(&AuditEntry {
+                time_us: now,
+                actor,
+                action: if before.is_some() {
+                    "policy.update"
+                } else {
+                    "policy.create"
+                }
+                .into(),
+                object: format!("group:{name}"),
+                before: before.and_then(|b| serde_json::to_string(&b).ok()),
+                after: serde_json::to_string(&group).ok(),
+                reason: None,
+            })?;
+            Ok(())
+        })
+        .await?;
+    console.reload_policy();
+    Ok(warnings)
+}

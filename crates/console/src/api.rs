@@ -262,3 +262,31 @@ pub async fn remove_device(State(console): St, who: ApiSigned, Path(id): Path<i6
     actions::remove_device(&console, &who, id).await?;
     Ok(Json(json!({ "removed": id })))
 }
+
+pub async fn policies(State(console): St, who: ApiSigned) -> ApiResult {
+    who.require(Permission::ViewPolicy)?;
+    let policy = actions::configured_policy(&console).await?;
+    let snapshot = console.engine.snapshot();
+    let illegal: Vec<String> = snapshot
+        .illegal()
+        .categories()
+        .iter()
+        .map(|(_, info)| info.name.clone())
+        .collect();
+    Ok(Json(json!({
+        "default_group": policy.default_group,
+        "groups": policy.groups,
+        "illegal_tier": { "categories": illegal, "editable": false },
+    })))
+}
+
+pub async fn save_group(
+    State(console): St,
+    who: ApiSigned,
+    Path(name): Path<String>,
+    Json(group): Json<tutela_policy::config::GroupConfig>,
+) -> ApiResult {
+    who.require(Permission::EditPolicy)?;
+    let warnings = actions::save_group(&console, &who, &name, group).await?;
+    Ok(Json(json!({ "saved": name, "warnings": warnings })))
+}

@@ -44,7 +44,13 @@ pub struct ConsoleOptions {
     pub ca_pem: Option<String>,
     /// `host:port` of the filtering proxy, for the set-up notes.
     pub proxy_address: Option<String>,
+    /// The policy in force as configured: the file plus what the store
+    /// holds (the binary's policy load). Called off the async threads.
+    pub policy: PolicySource,
 }
+
+/// Reads the configured policy; see [`ConsoleOptions::policy`].
+pub type PolicySource = Arc<dyn Fn() -> tutela_policy::PolicyConfig + Send + Sync>;
 
 impl Default for ConsoleOptions {
     fn default() -> Self {
@@ -54,6 +60,7 @@ impl Default for ConsoleOptions {
             pac_script: None,
             ca_pem: None,
             proxy_address: None,
+            policy: Arc::new(tutela_policy::PolicyConfig::default),
         }
     }
 }
@@ -228,6 +235,11 @@ impl Console {
                 get(pages::import_form).post(pages::import_check),
             )
             .route("/users/import/confirm", post(pages::import_confirm))
+            .route("/policies", get(pages::policies).post(pages::create_group))
+            .route(
+                "/policies/{name}",
+                get(pages::group_form).post(pages::save_group),
+            )
             .route("/network", get(pages::network))
             .route("/network/subnets", post(pages::add_subnet))
             .route("/network/subnets/{id}/remove", post(pages::remove_subnet))
@@ -249,6 +261,8 @@ impl Console {
             .route("/api/v1/audit", get(api::audit))
             .route("/api/v1/users", get(api::users).post(api::add_user))
             .route("/api/v1/users/import", post(api::import_users))
+            .route("/api/v1/policies", get(api::policies))
+            .route("/api/v1/policies/{name}", post(api::save_group))
             .route("/api/v1/network", get(api::network))
             .route("/api/v1/network/subnets", post(api::add_subnet))
             .route(

@@ -1551,6 +1551,272 @@ pub async fn import_confirm(
     Ok(redirect(&format!("/users?imported={}", outcome.imported)))
 }
 
+// ---- policies ------------------------------------------------------------
+
+fn safesearch_label(g: &tutela_policy::config::GroupConfig) -> &'static str {
+    use tutela_policy::config::SafeSearchMode::*;
+    let s = g.safesearch;
+    if [s.bing, s.duckduckgo, s.youtube]
+        .iter()
+        .all(|m| *m == s.google)
+    {
+        match s.google {
+            Off => "off",
+            Moderate => "moderate",
+            Strict => "strict",
+        }
+    } else {
+        "per engine"
+    }
+}
+
+pub async fn policies(State(console): St, who: Signed) -> PageResult {
+    who.require(Permission::ViewPolicy)?;
+    let policy = actions::configured_policy(&console).await?;
+    let stored: std::collections::HashMap<String, (i64, String)> = console
+        .db(tutela_store::policies::list)
+        .await?
+        .into_iter()
+        .map(|g| (g.name, (g.updated_us, g.updated_by)))
+        .collect();
+    let snapshot = console.engine.snapshot();
+    let illegal: Vec<String> = snapshot
+        .illegal()
+        .categories()
+        .iter()
+        .map(|(_, i)| i.name.clone())
+        .collect();
+    let tz = &console.options.timezone;
+    let body = html! {
+        div.table-wrap { table {
+            thead { tr { th { "Group" } th { "Kind" } th { "Blocked categories" } th { "Safe search" } th { "TLS inspection" } th { "Walled garden" } th { "Last changed" } } }
+            tbody { @for (name, g) in &policy.groups { tr {
+                td { a href={ "/policies/" (query_escape(name)) } { (name) } @if *name == policy.default_group { " " span.tag { "default" } } }
+                td { (format!("{:?}", g.role).to_lowercase()) }
+                td { (g.block_categories.len()) }
+                td { (safesearch_label(g)) }
+                td { @if g.tls_inspection { "on" } @else { "off" } }
+                td { @if g.walled_garden { "on" } @else { "off" } }
+                td { @match stored.get(name) {
+                    Some((t, by)) => { (when(*t, tz)) " by " (by) }
+                    None => { span.muted { "configuration file" } }
+                } }
+            } } }
+        } }
+        @if who.role.can(Permission::EditPolicy) {
+            h2 { "New group" }
+            form.card method="post" action="/policies" {
+                (csrf_field(&who))
+                div.grid-form {
+                    div { label for="name" { "Name" } input #name name="name" required pattern="[a-z0-9_-]{1,40}" placeholder="year7"; }
+                    div { label for="copy_from" { "Start from" } select #copy_from name="copy_from" {
+                        @for name in policy.groups.keys() { option value=(name) selected[*name == policy.default_group] { (name) } }
+                    } }
+                }
+                button type="submit" { "Create group" }
+            }
+        }
+        h2 { "Illegal-content tier" }
+        section.card {
+            p { "Always blocked, for everyone, before any other rule. No group, role, override or unblock can allow it, and it cannot be changed here." }
+            @if illegal.is_empty() {
+                p.notice { "No illegal-content lists are configured. Add the IWF and CTIRU lists under [[illegal]] in the configuration file." }
+            } @else {
+                p { "Lists: " (illegal.join(", ")) " (" (snapshot.illegal().domain_count()) " entries)" }
+            }
+        }
+    };
+    Ok(page(&who, "Policies", body).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct CreateGroupForm {
+    csrf: String,
+    name: String,
+    copy_from: String,
+}
+
+pub async fn create_group(
+    State(console): St,
+    who: Signed,
+    Form(form): Form<CreateGroupForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::EditPolicy)?;
+    let name = form.name.trim().to_string();
+    actions::check_group_name(&name)?;
+    let policy = actions::configured_policy(&console).await?;
+    if policy.groups.contains_key(&name) {
+        return Err(ConsoleError::BadRequest(format!(
+            "a group is already called {name:?}"
+        )));
+    }
+    let base = policy.groups.get(&form.copy_from).cloned().ok_or_else(|| {
+        ConsoleError::BadRequest(format!("there is no group {:?}", form.copy_from))
+    })?;
+    actions::save_group(&console, &who, &name, base).await?;
+    Ok(redirect(&format!("/policies/{}", query_escape(&name))))
+}
+
+fn group_page(
+    console: &Console,
+    who: &Signed,
+    name: &str,
+    g: &tutela_policy::config::GroupConfig,
+    error: Option<&str>,
+    warnings: &[String],
+) -> Markup {
+    let snapshot = console.engine.snapshot();
+    let mut categories: Vec<(String, String)> = snapshot
+        .index()
+        .categories()
+        .iter()
+        .map(|(_, i)| (i.name.clone(), i.display_name.clone().unwrap_or_default()))
+        .collect();
+    // Categories the group names that no list provides still show.
+    for c in g.block_categories.iter().chain(&g.allow_categories) {
+        if !categories.iter().any(|(n, _)| n == c) {
+            categories.push((c.clone(), "(no list loaded)".into()));
+        }
+    }
+    categories.sort();
+    let edit = who.role.can(Permission::EditPolicy);
+    let mode = safesearch_label(g);
+    html! {
+        @if let Some(e) = error { p.error role="alert" { (e) } }
+        @for w in warnings { p.notice { (w) } }
+        p { a href={ "/check?group=" (query_escape(name)) } { "Check a site for this group" } }
+        form method="post" action={ "/policies/" (query_escape(name)) } {
+            (csrf_field(who))
+            section.card {
+                div.grid-form {
+                    div style="grid-column: 1 / -1" { label for="description" { "Description" } input #description name="description" value=(g.description) disabled[!edit]; }
+                    div { label for="role" { "Kind" } select #role name="role" disabled[!edit] {
+                        @for (v, l) in [("pupil", "Pupils"), ("staff", "Staff"), ("guest", "Guests")] {
+                            option value=(v) selected[format!("{:?}", g.role).to_lowercase() == v] { (l) }
+                        }
+                    } }
+                    div { label for="safesearch" { "Safe search" } select #safesearch name="safesearch" disabled[!edit] {
+                        @if mode == "per engine" { option value="keep" selected { "Per engine (as configured)" } }
+                        @for v in ["strict", "moderate", "off"] { option value=(v) selected[mode == v] { (v) } }
+                    } }
+                    div { label { input type="checkbox" name="tls_inspection" value="on" checked[g.tls_inspection] disabled[!edit] style="width:auto"; " TLS inspection" } }
+                    div { label { input type="checkbox" name="walled_garden" value="on" checked[g.walled_garden] disabled[!edit] style="width:auto"; " Walled garden (only allowed sites)" } }
+                }
+            }
+            section.card {
+                h2 { "Sites" }
+                div.grid-form {
+                    div { label for="allow_sites" { "Always allow (one per line)" } textarea #allow_sites name="allow_sites" disabled[!edit] { (g.allow_sites.join("\n")) } }
+                    div { label for="block_sites" { "Always block (one per line)" } textarea #block_sites name="block_sites" disabled[!edit] { (g.block_sites.join("\n")) } }
+                }
+            }
+            section.card {
+                h2 { "Categories" }
+                div.table-wrap { table {
+                    thead { tr { th { "Category" } th { "Block" } th { "Allow" } } }
+                    tbody { @for (c, display) in &categories { tr {
+                        td { (display) @if !display.is_empty() { " " } code { (c) } }
+                        td { input type="checkbox" name={ "block:" (c) } value="on" aria-label={ "Block " (c) } checked[g.block_categories.contains(c)] disabled[!edit] style="width:auto"; }
+                        td { input type="checkbox" name={ "allow:" (c) } value="on" aria-label={ "Allow " (c) } checked[g.allow_categories.contains(c)] disabled[!edit] style="width:auto"; }
+                    } } }
+                } }
+            }
+            @if !g.schedule.is_empty() {
+                section.card {
+                    h2 { "Schedules" }
+                    p.muted { "Kept as configured (edit them in the configuration file)." }
+                    ul { @for w in &g.schedule { li { code { (serde_json::to_string(w).unwrap_or_default()) } } } }
+                }
+            }
+            @if edit { button type="submit" { "Save policy" } }
+        }
+    }
+}
+
+pub async fn group_form(State(console): St, who: Signed, Path(name): Path<String>) -> PageResult {
+    who.require(Permission::ViewPolicy)?;
+    let policy = actions::configured_policy(&console).await?;
+    let g = policy.groups.get(&name).ok_or(ConsoleError::NotFound)?;
+    Ok(page(
+        &who,
+        &format!("Policy: {name}"),
+        group_page(&console, &who, &name, g, None, &[]),
+    )
+    .into_response())
+}
+
+pub async fn save_group(
+    State(console): St,
+    who: Signed,
+    Path(name): Path<String>,
+    Form(fields): Form<Vec<(String, String)>>,
+) -> PageResult {
+    let field = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    who.check_csrf(field("csrf").unwrap_or(""))?;
+    who.require(Permission::EditPolicy)?;
+    let policy = actions::configured_policy(&console).await?;
+    let mut g = policy
+        .groups
+        .get(&name)
+        .cloned()
+        .ok_or(ConsoleError::NotFound)?;
+    use tutela_policy::config::{Role as GroupRole, SafeSearchConfig, SafeSearchMode};
+    g.description = field("description").unwrap_or("").trim().to_string();
+    g.role = match field("role") {
+        Some("staff") => GroupRole::Staff,
+        Some("guest") => GroupRole::Guest,
+        _ => GroupRole::Pupil,
+    };
+    match field("safesearch") {
+        Some("strict") => g.safesearch = SafeSearchConfig::all(SafeSearchMode::Strict),
+        Some("moderate") => g.safesearch = SafeSearchConfig::all(SafeSearchMode::Moderate),
+        Some("off") => g.safesearch = SafeSearchConfig::all(SafeSearchMode::Off),
+        _ => {}
+    }
+    g.tls_inspection = field("tls_inspection") == Some("on");
+    g.walled_garden = field("walled_garden") == Some("on");
+    let lines = |k: &str| -> Vec<String> {
+        field(k)
+            .unwrap_or("")
+            .lines()
+            .map(|l| l.trim().to_lowercase())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    g.allow_sites = lines("allow_sites");
+    g.block_sites = lines("block_sites");
+    g.block_categories = fields
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix("block:").map(str::to_string))
+        .collect();
+    g.allow_categories = fields
+        .iter()
+        .filter_map(|(k, _)| k.strip_prefix("allow:").map(str::to_string))
+        .collect();
+    match actions::save_group(&console, &who, &name, g.clone()).await {
+        Ok(warnings) if warnings.is_empty() => {
+            Ok(redirect(&format!("/policies/{}", query_escape(&name))))
+        }
+        Ok(warnings) => Ok(page(
+            &who,
+            &format!("Policy: {name}"),
+            group_page(&console, &who, &name, &g, None, &warnings),
+        )
+        .into_response()),
+        Err(ConsoleError::BadRequest(m)) => Ok((
+            StatusCode::BAD_REQUEST,
+            page(
+                &who,
+                &format!("Policy: {name}"),
+                group_page(&console, &who, &name, &g, Some(&m), &[]),
+            ),
+        )
+            .into_response()),
+        Err(e) => Err(e),
+    }
+}
+
 // ---- networks and devices --------------------------------------------------
 
 #[derive(Deserialize, Default)]

@@ -49,6 +49,10 @@ pub enum Permission {
     ManageUsers,
     /// Device set-up: the PAC file and the school's CA certificate.
     ViewDeviceSetup,
+    /// See the groups' policies and the illegal tier's lists.
+    ViewPolicy,
+    /// Create groups and change their policies.
+    EditPolicy,
 }
 
 impl Role {
@@ -125,6 +129,11 @@ impl Role {
             ViewUsers => matches!(self, Administrator | OnlineSafetyLead | Dsl | DeputyDsl),
             ManageUsers => matches!(self, Administrator),
             ViewDeviceSetup => matches!(self, Administrator | OnlineSafetyLead | Staff),
+            ViewPolicy => matches!(
+                self,
+                Administrator | OnlineSafetyLead | Dsl | DeputyDsl | Auditor
+            ),
+            EditPolicy => matches!(self, Administrator | OnlineSafetyLead),
         }
     }
 }
@@ -143,10 +152,12 @@ impl Permission {
             Permission::ViewUsers => "view_users",
             Permission::ManageUsers => "manage_users",
             Permission::ViewDeviceSetup => "view_device_setup",
+            Permission::ViewPolicy => "view_policy",
+            Permission::EditPolicy => "edit_policy",
         }
     }
 
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::ViewSummary,
         Permission::SearchLogs,
         Permission::ExportLogs,
@@ -158,5 +169,7 @@ impl Permission {
         Permission::ViewUsers,
         Permission::ManageUsers,
         Permission::ViewDeviceSetup,
+        Permission::ViewPolicy,
+        Permission::EditPolicy,
     ];
 }

@@ -641,3 +641,94 @@ async fn a_guest_gets_a_temporary_id_and_password_shown_once() {
         .all(|e| !format!("{e:?}").contains(&password)));
     assert!(!admin.get("/users").await.body.contains(&password));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_is_created_and_its_policy_checked_before_it_is_saved() {
+    let h = Harness::start().await;
+    h.account("root", Role::Administrator);
+    let mut osl = h.signed_in(&h.account("osl", Role::OnlineSafetyLead)).await;
+    let reloads = h.reloads.load(Ordering::SeqCst);
+    let r = osl
+        .post_form("/policies", &[("name", "Year 7!"), ("copy_from", "pupils")])
+        .await;
+    assert_eq!(r.status, 400, "a bad name");
+    let r = osl
+        .post_form("/policies", &[("name", "year7"), ("copy_from", "pupils")])
+        .await;
+    assert_eq!((r.status, r.location().as_str()), (303, "/policies/year7"));
+    let page = osl.get("/policies/year7").await;
+    assert!(
+        page.body.contains("name=\"block:adult\""),
+        "categories are listed"
+    );
+    // A bad site is refused and nothing changes.
+    let r = osl
+        .post_form(
+            "/policies/year7",
+            &[("role", "pupil"), ("block_sites", "exa mple.com")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // Allowing the illegal tier is impossible.
+    let r = osl
+        .post_form(
+            "/policies/year7",
+            &[("role", "pupil"), ("allow:child_abuse", "on")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.contains("illegal"), "{}", r.body);
+    let r = osl
+        .post_form(
+            "/policies/year7",
+            &[
+                ("role", "pupil"),
+                ("safesearch", "strict"),
+                ("tls_inspection", "on"),
+                ("block:adult", "on"),
+                ("allow_sites", "Museum.example\nexample.org/history"),
+                ("block_sites", format!("game.example/{XSS}").as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let stored = tutela_store::policies::list(h.db().as_mut()).unwrap();
+    let g = stored
+        .iter()
+        .find(|g| g.name == "year7")
+        .unwrap()
+        .config
+        .clone()
+        .unwrap();
+    assert!(g.tls_inspection && g.block_categories == vec!["adult".to_string()]);
+    assert_eq!(g.allow_sites, vec!["museum.example", "example.org/history"]);
+    assert_eq!(
+        h.reloads.load(Ordering::SeqCst),
+        reloads + 2,
+        "create and save each rebuild the policy"
+    );
+    let audit = h.db().audit_log(10).unwrap();
+    let update = audit
+        .iter()
+        .find(|e| e.action == "policy.update")
+        .expect("audited");
+    assert!(update.before.is_some() && update.after.as_deref().unwrap().contains("museum.example"));
+    // The page shows it, escaped; the illegal tier is listed read-only.
+    let page = osl.get("/policies/year7").await;
+    assert!(!page.body.contains("<script"));
+    let list = osl.get("/policies").await;
+    assert!(
+        list.body.contains("year7")
+            && list.body.contains("Illegal-content tier")
+            && list.body.contains("child_abuse")
+    );
+    // A DSL may look but not change.
+    let mut dsl = h.signed_in(&h.account("dsl", Role::Dsl)).await;
+    assert_eq!(dsl.get("/policies/year7").await.status, 200);
+    assert_eq!(
+        dsl.post_form("/policies/year7", &[("role", "staff")])
+            .await
+            .status,
+        403
+    );
+}

@@ -194,6 +194,36 @@ const PAGES: &[Endpoint] = &[
         path: "/api/v1/network/devices/{id}/remove",
         needs: Permission::ManageUsers,
     },
+    Endpoint {
+        method: "GET",
+        path: "/policies",
+        needs: Permission::ViewPolicy,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/policies",
+        needs: Permission::EditPolicy,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/policies/pupils",
+        needs: Permission::ViewPolicy,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/policies/pupils",
+        needs: Permission::EditPolicy,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/policies",
+        needs: Permission::ViewPolicy,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/policies/{name}",
+        needs: Permission::EditPolicy,
+    },
 ];
 
 fn revert_tomorrow() -> String {
@@ -247,6 +277,11 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         0
     };
     let path = e.path.replace("{id}", &id.to_string());
+    let path = if path.contains("{name}") {
+        e.path.to_string()
+    } else {
+        path
+    };
     let username = format!("new-user-{n}");
     let revert = revert_tomorrow();
     let r = match (e.method, path.as_str()) {
@@ -277,6 +312,15 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         }
         ("POST", p) if p.starts_with("/api/v1/network/") && p.ends_with("/remove") => {
             c.post_json(p, &serde_json::json!({}), true).await
+        }
+        ("POST", "/policies") => {
+            c.post_form("/policies", &[("name", &format!("g{n}")), ("copy_from", "pupils")]).await
+        }
+        ("POST", "/policies/pupils") => {
+            c.post_form("/policies/pupils", &[("role", "pupil"), ("safesearch", "strict"), ("block:adult", "on")]).await
+        }
+        ("POST", "/api/v1/policies/{name}") => {
+            c.post_json(&format!("/api/v1/policies/api{n}"), &serde_json::json!({"block_categories": ["adult"]}), true).await
         }
         ("POST", "/users/import") => {
             let csv = format!("username,kind\nimp-{n},pupil\n");

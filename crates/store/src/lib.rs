@@ -15,6 +15,7 @@ pub mod event;
 pub mod identities;
 pub mod journal;
 pub mod people;
+pub mod policies;
 pub mod postgres;
 pub mod query;
 pub mod sqlite;

@@ -29,6 +29,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "console",
         include_str!("../migrations/postgres/0003_console.sql"),
     ),
+    (
+        4,
+        "group_policies",
+        include_str!("../migrations/postgres/0004_group_policies.sql"),
+    ),
 ];
 const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count, page_view";
 /// [`COLUMNS`] of the staging table `s`.

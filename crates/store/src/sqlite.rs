@@ -22,6 +22,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "console",
         include_str!("../migrations/sqlite/0003_console.sql"),
     ),
+    (
+        4,
+        "group_policies",
+        include_str!("../migrations/sqlite/0004_group_policies.sql"),
+    ),
 ];
 
 /// Rows per multi-row INSERT: 16 columns × 64 rows stays far below

@@ -45,6 +45,10 @@ impl ConsoleListener {
             pac_script: tutela_proxy::pac_script(&proxy_host),
             ca_pem,
             proxy_address: Some(proxy_host),
+            policy: {
+                let config = config.clone();
+                Arc::new(move || crate::policy_load::with_stored_identities(&config))
+            },
         };
         // A change in the console asks for a rebuild; several asks while one
         // runs make one more.

@@ -67,8 +67,9 @@ pub fn rebuild(config: &Config, current: &Snapshot) -> Result<Snapshot> {
     Snapshot::build(&policy, index, illegal).context("bad [policy] section")
 }
 
-/// The configured policy plus the subnet mappings, DoH devices, proxy
-/// accounts and approved temporary unblocks kept in the store. A stored row that names an unknown group, has a bad subnet or
+/// The configured policy plus what the console keeps in the store: group
+/// policies (laid over the file's), subnet mappings, DoH devices, proxy
+/// accounts and approved temporary unblocks. A stored row that names an unknown group, has a bad subnet or
 /// repeats a configured token is skipped with a warning, so one bad row
 /// never stops the policy loading; an unreachable store leaves the file's
 /// mappings alone.
@@ -87,10 +88,18 @@ pub fn with_stored_identities(config: &Config) -> PolicyConfig {
             tracing::debug!("no temporary unblocks read: {e}");
             Vec::new()
         });
-        Ok((db.identities()?, db.accounts()?, unblocks))
+        let groups = tutela_store::policies::list(db.as_mut()).unwrap_or_else(|e| {
+            tracing::debug!("no stored group policies read: {e}");
+            Vec::new()
+        });
+        Ok((db.identities()?, db.accounts()?, unblocks, groups))
     });
     let ((subnets, devices), accounts, unblocks) = match stored {
-        Ok((identities, accounts, unblocks)) => (identities, accounts, unblocks),
+        Ok((identities, accounts, unblocks, groups)) => {
+            // Groups first: stored mappings and unblocks may name them.
+            tutela_store::policies::apply(groups, &mut policy);
+            (identities, accounts, unblocks)
+        }
         Err(e) => {
             tracing::warn!("identity mappings in the store are not available: {e}");
             return policy;

@@ -84,6 +84,18 @@ impl Harness {
             pac_script: tutela_proxy_pac(),
             ca_pem: Some("-----BEGIN CERTIFICATE-----\nTEST\n-----END CERTIFICATE-----\n".into()),
             proxy_address: Some("127.0.0.1:3128".into()),
+            // The file's policy with the store's groups laid over it, as
+            // the binary's policy load does.
+            policy: {
+                let store = store.clone();
+                Arc::new(move || {
+                    let mut p = policy();
+                    let stored =
+                        tutela_store::policies::list(store.open().unwrap().as_mut()).unwrap();
+                    tutela_store::policies::apply(stored, &mut p);
+                    p
+                })
+            },
         };
         let console = Console::new(connect, engine, reload, options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
