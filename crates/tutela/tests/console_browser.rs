@@ -1,7 +1,8 @@
 //! The console in a real browser: headless Chromium driven through
 //! chromedriver (Debian's `chromium` and `chromium-driver`, installed by
 //! scripts/test.sh), against the real `tutela serve` with its real proxy.
-//! First-run set-up, TOTP enrolment and sign-in, checking a URL,
+//! First-run set-up, TOTP enrolment and sign-in, creating a group and its
+//! policy, checking a URL,
 //! requesting, approving and auto-reverting a temporary unblock, and
 //! searching the log for a hostile URL. Screenshots of the main pages go to
 //! `$TMPDIR/tutela-screenshots`.
@@ -277,6 +278,30 @@ async fn the_console_in_chromium_from_first_run_to_an_auto_reverted_unblock() {
         .output()
         .expect("curl");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "403");
+
+    // Create a group and its policy, and check a URL against it.
+    c.goto(&format!("{base}/policies")).await.unwrap();
+    fill(&c, "#name", "year9").await;
+    click(&c, "form[action='/policies'] button[type=submit]").await;
+    assert_eq!(path(&c).await, "/policies/year9");
+    fill(&c, "#block_sites", "example.org/forbidden").await;
+    click(&c, "main form button[type=submit]").await;
+    screenshot(&c, "04a-policy").await;
+    until_page_says(
+        &c,
+        &format!("{base}/check?url=http%3A%2F%2Fexample.org%2Fforbidden%2Fpage&group=year9"),
+        "is on the year9 block list",
+        Duration::from_secs(10),
+    )
+    .await;
+    let t = until_page_says(
+        &c,
+        &format!("{base}/check?url=http%3A%2F%2Fexample.org%2Fallowed&group=year9"),
+        "allowed",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert!(!t.contains("block list"), "{t}");
 
     // Check a URL.
     c.goto(&format!("{base}/check")).await.unwrap();
