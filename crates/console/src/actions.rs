@@ -806,3 +806,77 @@ pub async fn save_group(
     console.reload_policy();
     Ok(warnings)
 }
+
+/// What an administrator can do to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountChange {
+    /// No sign-in, to the console or the proxy; sessions end.
+    Disable,
+    Enable,
+    /// Their authenticator is lost: they enrol again at the next sign-in.
+    ResetSecondFactor,
+}
+
+pub async fn change_account(
+    console: &Console,
+    who: &HalfSigned,
+    user_id: i64,
+    change: AccountChange,
+) -> Result<(), ConsoleError> {
+    if user_id == who.user.id && change == AccountChange::Disable {
+        return Err(bad("you cannot disable your own account"));
+    }
+    let actor = who.actor();
+    let done = console
+        .db(move |db| {
+            let Some(user) = people::user_by_id(db, user_id)? else {
+                return Ok(false);
+            };
+            let (action, before, after) = match change {
+                AccountChange::Disable => {
+                    people::set_disabled(db, user_id, true)?;
+                    people::end_sessions_of(db, user_id)?;
+                    (
+                        "user.disable",
+                        user.disabled.to_string(),
+                        "true".to_string(),
+                    )
+                }
+                AccountChange::Enable => {
+                    people::set_disabled(db, user_id, false)?;
+                    (
+                        "user.enable",
+                        user.disabled.to_string(),
+                        "false".to_string(),
+                    )
+                }
+                AccountChange::ResetSecondFactor => {
+                    people::clear_totp_secret(db, user_id)?;
+                    people::end_sessions_of(db, user_id)?;
+                    (
+                        "user.reset_second_factor",
+                        "enrolled".to_string(),
+                        "not enrolled".to_string(),
+                    )
+                }
+            };
+            db.append_audit(&AuditEntry {
+                time_us: now_us(),
+                actor,
+                action: action.into(),
+                object: format!("user:{}", user.username),
+                before: Some(before),
+                after: Some(after),
+                reason: None,
+            })?;
+            Ok(true)
+        })
+        .await?;
+    if !done {
+        return Err(ConsoleError::NotFound);
+    }
+    // Proxy sign-in reads enabled accounts from the policy.
+    console.reload_policy();
+    Ok(())
+}

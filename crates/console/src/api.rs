@@ -290,3 +290,19 @@ pub async fn save_group(
     let warnings = actions::save_group(&console, &who, &name, group).await?;
     Ok(Json(json!({ "saved": name, "warnings": warnings })))
 }
+
+#[derive(Deserialize)]
+pub struct AccountChangeBody {
+    change: actions::AccountChange,
+}
+
+pub async fn change_account(
+    State(console): St,
+    who: ApiSigned,
+    Path(id): Path<i64>,
+    Json(body): Json<AccountChangeBody>,
+) -> ApiResult {
+    who.require(Permission::ManageUsers)?;
+    actions::change_account(&console, &who, id, body.change).await?;
+    Ok(Json(json!({ "changed": id })))
+}

@@ -235,6 +235,7 @@ impl Console {
                 get(pages::import_form).post(pages::import_check),
             )
             .route("/users/import/confirm", post(pages::import_confirm))
+            .route("/users/{id}/change", post(pages::change_account))
             .route("/policies", get(pages::policies).post(pages::create_group))
             .route(
                 "/policies/{name}",
@@ -261,6 +262,7 @@ impl Console {
             .route("/api/v1/audit", get(api::audit))
             .route("/api/v1/users", get(api::users).post(api::add_user))
             .route("/api/v1/users/import", post(api::import_users))
+            .route("/api/v1/users/{id}/change", post(api::change_account))
             .route("/api/v1/policies", get(api::policies))
             .route("/api/v1/policies/{name}", post(api::save_group))
             .route("/api/v1/network", get(api::network))

@@ -1342,7 +1342,7 @@ fn users_page(
     html! {
         @if let Some(e) = error { p.error role="alert" { (e) } }
         div.table-wrap { table {
-            thead { tr { th { "Username" } th { "Name" } th { "Kind" } th { "Year group" } th { "Console role" } th { "Two-factor" } th { "Expires" } th { "State" } } }
+            thead { tr { th { "Username" } th { "Name" } th { "Kind" } th { "Year group" } th { "Console role" } th { "Two-factor" } th { "Expires" } th { "State" } th { "" } } }
             tbody { @for u in users { tr {
                 td { (u.username) } td { (u.display_name.as_deref().unwrap_or("")) } td { (u.kind) }
                 td { (u.year_group.as_deref().unwrap_or("")) }
@@ -1350,6 +1350,19 @@ fn users_page(
                 td { @if u.has_second_factor() { "on" } }
                 td { (u.expires_us.map(|t| when(t, tz)).unwrap_or_default()) }
                 td { @if !u.is_active(now_us()) { span.tag.block { "disabled or expired" } } @else { "active" } }
+                td { @if who.role.can(Permission::ManageUsers) {
+                    form.actions method="post" action={ "/users/" (u.id) "/change" } {
+                        (csrf_field(who))
+                        @if u.disabled {
+                            button.secondary type="submit" name="change" value="enable" { "Enable" }
+                        } @else if u.id != who.user.id {
+                            button.danger type="submit" name="change" value="disable" { "Disable" }
+                        }
+                        @if u.has_second_factor() {
+                            button.secondary type="submit" name="change" value="reset_second_factor" { "Reset two-factor" }
+                        }
+                    }
+                } }
             } } }
         } }
         @if who.role.can(Permission::ManageUsers) {
@@ -1960,6 +1973,24 @@ pub async fn remove_device(
     who.require(Permission::ManageUsers)?;
     actions::remove_device(&console, &who, id).await?;
     Ok(redirect("/network"))
+}
+
+#[derive(Deserialize)]
+pub struct AccountChangeForm {
+    csrf: String,
+    change: actions::AccountChange,
+}
+
+pub async fn change_account(
+    State(console): St,
+    who: Signed,
+    Path(id): Path<i64>,
+    Form(form): Form<AccountChangeForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::ManageUsers)?;
+    actions::change_account(&console, &who, id, form.change).await?;
+    Ok(redirect("/users"))
 }
 
 // ---- device set-up -------------------------------------------------------

@@ -732,3 +732,73 @@ async fn a_group_is_created_and_its_policy_checked_before_it_is_saved() {
         403
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_account_is_signed_out_at_once_and_a_lost_authenticator_is_reset() {
+    let h = Harness::start().await;
+    let mut admin = h.signed_in(&h.account("admin", Role::Administrator)).await;
+    let dsl_account = h.account("dsl", Role::Dsl);
+    let mut dsl = h.signed_in(&dsl_account).await;
+    assert_eq!(dsl.get("/logs").await.status, 200);
+    let id = tutela_store::people::user_named(h.db().as_mut(), "dsl")
+        .unwrap()
+        .unwrap()
+        .id;
+    let me = tutela_store::people::user_named(h.db().as_mut(), "admin")
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(
+        admin
+            .post_form(&format!("/users/{me}/change"), &[("change", "disable")])
+            .await
+            .status,
+        400,
+        "not yourself"
+    );
+    assert_eq!(
+        admin
+            .post_form(&format!("/users/{id}/change"), &[("change", "disable")])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(dsl.get("/logs").await.status, 303, "the session ended");
+    let mut again = h.client();
+    assert_eq!(
+        again.sign_in(&dsl_account).await.status,
+        401,
+        "and sign-in is refused"
+    );
+    assert_eq!(
+        admin
+            .post_form(&format!("/users/{id}/change"), &[("change", "enable")])
+            .await
+            .status,
+        303
+    );
+    assert_eq!(
+        admin
+            .post_form(
+                &format!("/users/{id}/change"),
+                &[("change", "reset_second_factor")]
+            )
+            .await
+            .status,
+        303
+    );
+    let mut c = h.client();
+    // Back-off from the refused sign-in above is per account: wait it out.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let r = c.sign_in(&dsl_account).await;
+    assert!(
+        r.location().starts_with("/account/second-factor"),
+        "enrols again: {} {}",
+        r.status,
+        r.location()
+    );
+    let audit = h.db().audit_log(10).unwrap();
+    for action in ["user.disable", "user.enable", "user.reset_second_factor"] {
+        assert!(audit.iter().any(|e| e.action == action), "{action}");
+    }
+}

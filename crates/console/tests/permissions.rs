@@ -224,6 +224,16 @@ const PAGES: &[Endpoint] = &[
         path: "/api/v1/policies/{name}",
         needs: Permission::EditPolicy,
     },
+    Endpoint {
+        method: "POST",
+        path: "/users/{user}/change",
+        needs: Permission::ManageUsers,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/users/{user}/change",
+        needs: Permission::ManageUsers,
+    },
 ];
 
 fn revert_tomorrow() -> String {
@@ -282,6 +292,22 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
     } else {
         path
     };
+    let path = if path.contains("{user}") {
+        // A fresh account to change each time.
+        let r = admin
+            .post_json(
+                "/api/v1/users",
+                &serde_json::json!({"username": format!("target-{n}"), "kind": "staff", "password": "a long enough password"}),
+                true,
+            )
+            .await;
+        let id = serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        path.replace("{user}", &id.to_string())
+    } else {
+        path
+    };
     let username = format!("new-user-{n}");
     let revert = revert_tomorrow();
     let r = match (e.method, path.as_str()) {
@@ -321,6 +347,12 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         }
         ("POST", "/api/v1/policies/{name}") => {
             c.post_json(&format!("/api/v1/policies/api{n}"), &serde_json::json!({"block_categories": ["adult"]}), true).await
+        }
+        ("POST", p) if p.starts_with("/users/") && p.ends_with("/change") => {
+            c.post_form(p, &[("change", "disable")]).await
+        }
+        ("POST", p) if p.starts_with("/api/v1/users/") && p.ends_with("/change") => {
+            c.post_json(p, &serde_json::json!({"change": "disable"}), true).await
         }
         ("POST", "/users/import") => {
             let csv = format!("username,kind\nimp-{n},pupil\n");
@@ -406,7 +438,7 @@ async fn nothing_but_public_files_without_signing_in() {
     h.account("someone", Role::Administrator);
     let mut anon = h.client();
     for e in PAGES {
-        let path = e.path.replace("{id}", "1");
+        let path = e.path.replace("{id}", "1").replace("{user}", "1");
         let r = match e.method {
             "GET" => anon.get(&path).await,
             _ if path.starts_with("/api/") => {
@@ -573,7 +605,7 @@ fn the_openapi_description_lists_every_api_route() {
         .map(|e| {
             (
                 e.method.to_string(),
-                e.path.split('?').next().unwrap().to_string(),
+                e.path.split('?').next().unwrap().replace("{user}", "{id}"),
             )
         })
         .collect();

@@ -204,6 +204,15 @@ pub fn set_totp_secret(db: &mut dyn Backend, user_id: i64, secret: &str) -> Resu
     Ok(())
 }
 
+/// Clears a user's second factor: they enrol again at their next sign-in.
+pub fn clear_totp_secret(db: &mut dyn Backend, user_id: i64) -> Result<(), StoreError> {
+    db.execute(
+        "UPDATE users SET totp_secret = NULL WHERE id = ?",
+        &[user_id.into()],
+    )?;
+    Ok(())
+}
+
 pub fn set_disabled(db: &mut dyn Backend, user_id: i64, disabled: bool) -> Result<(), StoreError> {
     db.execute(
         "UPDATE users SET disabled = ? WHERE id = ?",
