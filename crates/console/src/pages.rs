@@ -1735,16 +1735,68 @@ fn group_page(
                     } } }
                 } }
             }
-            @if !g.schedule.is_empty() {
-                section.card {
-                    h2 { "Schedules" }
-                    p.muted { "Kept as configured (edit them in the configuration file)." }
-                    ul { @for w in &g.schedule { li { code { (serde_json::to_string(w).unwrap_or_default()) } } } }
+            section.card {
+                h2 { "Schedules" }
+                p.muted { "Windows when this group's rules change, e.g. games allowed at lunchtime. Days: mon..sun, weekdays, weekends or all. Lists are comma-separated. Clear the days of a window to remove it." }
+                @let blank = tutela_policy::config::ScheduleConfig::default();
+                @for (i, w) in g.schedule.iter().chain(edit.then_some(&blank)).enumerate() {
+                    fieldset.grid-form {
+                        legend { @if i < g.schedule.len() { "Window " (i + 1) } @else { "New window" } }
+                        div { label for={ "days" (i) } { "Days" } input id={ "days" (i) } name={ "schedule." (i) ".days" } value=(w.days.join(", ")) placeholder="weekdays" disabled[!edit]; }
+                        div { label for={ "from" (i) } { "From" } input id={ "from" (i) } name={ "schedule." (i) ".from" } value=(w.from) placeholder="12:00" disabled[!edit]; }
+                        div { label for={ "to" (i) } { "To" } input id={ "to" (i) } name={ "schedule." (i) ".to" } value=(w.to) placeholder="13:00" disabled[!edit]; }
+                        div { label for={ "sac" (i) } { "Allow categories" } input id={ "sac" (i) } name={ "schedule." (i) ".allow_categories" } value=(w.allow_categories.join(", ")) disabled[!edit]; }
+                        div { label for={ "sbc" (i) } { "Block categories" } input id={ "sbc" (i) } name={ "schedule." (i) ".block_categories" } value=(w.block_categories.join(", ")) disabled[!edit]; }
+                        div { label for={ "sas" (i) } { "Allow sites" } input id={ "sas" (i) } name={ "schedule." (i) ".allow_sites" } value=(w.allow_sites.join(", ")) disabled[!edit]; }
+                        div { label for={ "sbs" (i) } { "Block sites" } input id={ "sbs" (i) } name={ "schedule." (i) ".block_sites" } value=(w.block_sites.join(", ")) disabled[!edit]; }
+                    }
                 }
             }
             @if edit { button type="submit" { "Save policy" } }
         }
     }
+}
+
+/// Schedule windows from `schedule.N.field` form fields; a window with no
+/// days is dropped.
+fn schedule_from(fields: &[(String, String)]) -> Vec<tutela_policy::config::ScheduleConfig> {
+    let mut windows: std::collections::BTreeMap<usize, tutela_policy::config::ScheduleConfig> =
+        Default::default();
+    let list = |v: &str| -> Vec<String> {
+        v.split(',')
+            .map(|x| x.trim().to_lowercase())
+            .filter(|x| !x.is_empty())
+            .collect()
+    };
+    for (k, v) in fields {
+        let Some(rest) = k.strip_prefix("schedule.") else {
+            continue;
+        };
+        let Some((i, field)) = rest.split_once('.') else {
+            continue;
+        };
+        let Ok(i) = i.parse::<usize>() else {
+            continue;
+        };
+        if i >= 64 {
+            continue;
+        }
+        let w = windows.entry(i).or_default();
+        match field {
+            "days" => w.days = list(v),
+            "from" => w.from = v.trim().to_string(),
+            "to" => w.to = v.trim().to_string(),
+            "allow_categories" => w.allow_categories = list(v),
+            "block_categories" => w.block_categories = list(v),
+            "allow_sites" => w.allow_sites = list(v),
+            "block_sites" => w.block_sites = list(v),
+            _ => {}
+        }
+    }
+    windows
+        .into_values()
+        .filter(|w| !w.days.is_empty())
+        .collect()
 }
 
 pub async fn group_form(State(console): St, who: Signed, Path(name): Path<String>) -> PageResult {
@@ -1799,6 +1851,7 @@ pub async fn save_group(
     };
     g.allow_sites = lines("allow_sites");
     g.block_sites = lines("block_sites");
+    g.schedule = schedule_from(&fields);
     g.block_categories = fields
         .iter()
         .filter_map(|(k, _)| k.strip_prefix("block:").map(str::to_string))

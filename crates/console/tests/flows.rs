@@ -713,6 +713,51 @@ async fn a_group_is_created_and_its_policy_checked_before_it_is_saved() {
         .find(|e| e.action == "policy.update")
         .expect("audited");
     assert!(update.before.is_some() && update.after.as_deref().unwrap().contains("museum.example"));
+    // A lunchtime window; a bad time is refused by the trial build.
+    let r = osl
+        .post_form(
+            "/policies/year7",
+            &[
+                ("role", "pupil"),
+                ("schedule.0.days", "weekdays"),
+                ("schedule.0.from", "25:00"),
+                ("schedule.0.to", "13:00"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = osl
+        .post_form(
+            "/policies/year7",
+            &[
+                ("role", "pupil"),
+                ("block:adult", "on"),
+                ("schedule.0.days", "weekdays"),
+                ("schedule.0.from", "12:00"),
+                ("schedule.0.to", "13:00"),
+                ("schedule.0.allow_sites", "games.example, Puzzles.example"),
+                ("schedule.1.days", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let stored = tutela_store::policies::list(h.db().as_mut()).unwrap();
+    let g = stored
+        .iter()
+        .find(|g| g.name == "year7")
+        .unwrap()
+        .config
+        .clone()
+        .unwrap();
+    assert_eq!(g.schedule.len(), 1);
+    assert_eq!(
+        g.schedule[0].allow_sites,
+        vec!["games.example", "puzzles.example"]
+    );
+    assert_eq!(
+        (g.schedule[0].from.as_str(), g.schedule[0].to.as_str()),
+        ("12:00", "13:00")
+    );
     // The page shows it, escaped; the illegal tier is listed read-only.
     let page = osl.get("/policies/year7").await;
     assert!(!page.body.contains("<script"));
