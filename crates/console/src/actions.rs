@@ -621,39 +621,6 @@ pub async fn add_subnet(
     Ok(id)
 }
 
-pub async fn remove_subnet(
-    console: &Console,
-    who: &HalfSigned,
-    id: i64,
-) -> Result<(), ConsoleError> {
-    let actor = who.actor();
-    let removed = console
-        .db(move |db| {
-            let Some(row) = tutela_store::identities::subnets(db)?
-                .into_iter()
-                .find(|r| r.id == id)
-            else {
-                return Ok(false);
-            };
-            tutela_store::identities::remove_subnet(db, id)?;
-            let before = serde_json::to_string(&row).ok();
-            db.append_audit(&audit_entry(
-                actor,
-                "subnet.remove",
-                format!("subnet:{id}"),
-                before,
-                None,
-            ))?;
-            Ok(true)
-        })
-        .await?;
-    if !removed {
-        return Err(ConsoleError::NotFound);
-    }
-    console.reload_policy();
-    Ok(())
-}
-
 fn clean_name(text: &str, what: &str) -> Result<(), ConsoleError> {
     if text.is_empty() || text.len() > 100 || text.chars().any(char::is_control) {
         return Err(bad(format!(
@@ -696,31 +663,52 @@ pub async fn add_device(
     Ok((id, token))
 }
 
-pub async fn remove_device(
+/// What can be removed from the networks page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkItem {
+    Subnets,
+    Devices,
+}
+
+/// Removes a subnet mapping or a device, audits it, and rebuilds the
+/// policy.
+pub async fn remove_from_network(
     console: &Console,
     who: &HalfSigned,
+    item: NetworkItem,
     id: i64,
 ) -> Result<(), ConsoleError> {
+    use tutela_store::identities;
     let actor = who.actor();
     let removed = console
         .db(move |db| {
-            let Some(row) = tutela_store::identities::devices(db)?
-                .into_iter()
-                .find(|r| r.id == id)
-            else {
-                return Ok(false);
+            // What the audit log keeps of it: never a device's token.
+            let (object, before) = match item {
+                NetworkItem::Subnets => {
+                    let Some(row) = identities::subnets(db)?.into_iter().find(|r| r.id == id)
+                    else {
+                        return Ok(false);
+                    };
+                    identities::remove_subnet(db, id)?;
+                    (format!("subnet:{id}"), serde_json::to_string(&row).ok())
+                }
+                NetworkItem::Devices => {
+                    let Some(row) = identities::devices(db)?.into_iter().find(|r| r.id == id)
+                    else {
+                        return Ok(false);
+                    };
+                    identities::remove_device(db, id)?;
+                    let before =
+                        serde_json::json!({"name": row.name, "owner": row.owner, "site": row.site});
+                    (format!("device:{}", row.name), Some(before.to_string()))
+                }
             };
-            tutela_store::identities::remove_device(db, id)?;
-            let before =
-                serde_json::json!({"name": row.name, "owner": row.owner, "site": row.site})
-                    .to_string();
-            db.append_audit(&audit_entry(
-                actor,
-                "device.remove",
-                format!("device:{}", row.name),
-                Some(before),
-                None,
-            ))?;
+            let action = match item {
+                NetworkItem::Subnets => "subnet.remove",
+                NetworkItem::Devices => "device.remove",
+            };
+            db.append_audit(&audit_entry(actor, action, object, before, None))?;
             Ok(true)
         })
         .await?;

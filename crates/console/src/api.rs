@@ -241,9 +241,13 @@ pub async fn add_subnet(
     Ok(Json(json!({ "id": id })))
 }
 
-pub async fn remove_subnet(State(console): St, who: ApiSigned, Path(id): Path<i64>) -> ApiResult {
+pub async fn remove_from_network(
+    State(console): St,
+    who: ApiSigned,
+    Path((item, id)): Path<(actions::NetworkItem, i64)>,
+) -> ApiResult {
     who.require(Permission::ManageUsers)?;
-    actions::remove_subnet(&console, &who, id).await?;
+    actions::remove_from_network(&console, &who, item, id).await?;
     Ok(Json(json!({ "removed": id })))
 }
 
@@ -255,12 +259,6 @@ pub async fn add_device(
     who.require(Permission::ManageUsers)?;
     let (id, token) = actions::add_device(&console, &who, input).await?;
     Ok(Json(json!({ "id": id, "doh_token": token })))
-}
-
-pub async fn remove_device(State(console): St, who: ApiSigned, Path(id): Path<i64>) -> ApiResult {
-    who.require(Permission::ManageUsers)?;
-    actions::remove_device(&console, &who, id).await?;
-    Ok(Json(json!({ "removed": id })))
 }
 
 pub async fn policies(State(console): St, who: ApiSigned) -> ApiResult {

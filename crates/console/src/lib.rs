@@ -242,10 +242,12 @@ impl Console {
                 get(pages::group_form).post(pages::save_group),
             )
             .route("/network", get(pages::network))
+            .route(
+                "/network/{item}/{id}/remove",
+                post(pages::remove_from_network),
+            )
             .route("/network/subnets", post(pages::add_subnet))
-            .route("/network/subnets/{id}/remove", post(pages::remove_subnet))
             .route("/network/devices", post(pages::add_device))
-            .route("/network/devices/{id}/remove", post(pages::remove_device))
             .route("/devices/setup", get(pages::device_setup))
             .route("/proxy.pac", get(pages::pac))
             .route("/tutela-ca.pem", get(pages::ca_certificate))
@@ -266,16 +268,12 @@ impl Console {
             .route("/api/v1/policies", get(api::policies))
             .route("/api/v1/policies/{name}", post(api::save_group))
             .route("/api/v1/network", get(api::network))
+            .route(
+                "/api/v1/network/{item}/{id}/remove",
+                post(api::remove_from_network),
+            )
             .route("/api/v1/network/subnets", post(api::add_subnet))
-            .route(
-                "/api/v1/network/subnets/{id}/remove",
-                post(api::remove_subnet),
-            )
             .route("/api/v1/network/devices", post(api::add_device))
-            .route(
-                "/api/v1/network/devices/{id}/remove",
-                post(api::remove_device),
-            )
             .route("/api/openapi.json", get(api::openapi));
         pages
             .merge(api)

@@ -1981,15 +1981,15 @@ pub async fn add_subnet(
     Ok(redirect("/network"))
 }
 
-pub async fn remove_subnet(
+pub async fn remove_from_network(
     State(console): St,
     who: Signed,
-    Path(id): Path<i64>,
+    Path((item, id)): Path<(actions::NetworkItem, i64)>,
     Form(form): Form<CsrfOnly>,
 ) -> PageResult {
     who.check_csrf(&form.csrf)?;
     who.require(Permission::ManageUsers)?;
-    actions::remove_subnet(&console, &who, id).await?;
+    actions::remove_from_network(&console, &who, item, id).await?;
     Ok(redirect("/network"))
 }
 
@@ -2014,18 +2014,6 @@ pub async fn add_device(
         query_escape(&name),
         query_escape(&token)
     )))
-}
-
-pub async fn remove_device(
-    State(console): St,
-    who: Signed,
-    Path(id): Path<i64>,
-    Form(form): Form<CsrfOnly>,
-) -> PageResult {
-    who.check_csrf(&form.csrf)?;
-    who.require(Permission::ManageUsers)?;
-    actions::remove_device(&console, &who, id).await?;
-    Ok(redirect("/network"))
 }
 
 #[derive(Deserialize)]
