@@ -385,5 +385,22 @@ async fn the_console_in_chromium_from_first_run_to_an_auto_reverted_unblock() {
     screenshot(&c, "07-log-search").await;
     c.goto(&format!("{base}/devices/setup")).await.unwrap();
     screenshot(&c, "08-device-setup").await;
+    // On a phone: the pages reflow, nothing is wider than the screen.
+    c.set_window_size(390, 844).await.unwrap();
+    for (path, name) in [
+        ("/", "09-phone-overview"),
+        ("/unblocks/new", "10-phone-unblock-form"),
+    ] {
+        c.goto(&format!("{base}{path}")).await.unwrap();
+        let overflow = c
+            .execute("return document.documentElement.scrollWidth - document.documentElement.clientWidth;", vec![])
+            .await
+            .unwrap();
+        assert!(
+            overflow.as_i64().unwrap_or(0) <= 0,
+            "{path} is wider than a phone by {overflow}"
+        );
+        screenshot(&c, name).await;
+    }
     c.close().await.unwrap();
 }
