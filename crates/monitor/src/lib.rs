@@ -1,0 +1,24 @@
+//! Safeguarding risk detection, with no I/O: per-theme lexicons in
+//! editable TOML files ([`lexicon`]), the normalisation that makes
+//! `s3lf h4rm` and `k i l l` meet their plain forms ([`normalise`]), one
+//! automaton that scores search terms, URLs, titles and page text into hits
+//! with theme, severity, rule and context ([`scan`]), and the escalation of
+//! repeated blocked attempts ([`escalation`]).
+
+pub mod escalation;
+pub mod lexicon;
+pub mod normalise;
+pub mod scan;
+
+pub use escalation::{AttemptTracker, Escalation, EscalationRule};
+pub use lexicon::{Lexicon, LexiconError};
+pub use normalise::{normalise, normalise_into};
+pub use scan::{Hit, Scanner};
+
+/// The built-in lexicons, parsed.
+pub fn built_in_lexicons() -> Result<Vec<Lexicon>, LexiconError> {
+    lexicon::built_in()
+        .into_iter()
+        .map(|(file, text)| Lexicon::parse(file, text))
+        .collect()
+}

@@ -1,0 +1,139 @@
+//! The built-in English lexicons on labelled examples: what must alert (at
+//! severity 3 or more), and hard negatives that must not. A first slice of
+//! the evaluation set the monitor issue asks for.
+
+use tutela_monitor::{built_in_lexicons, Lexicon, LexiconError, Scanner};
+
+fn scanner() -> Scanner {
+    Scanner::new(&built_in_lexicons().expect("the built-in lexicons parse")).expect("compile")
+}
+
+fn alerts(s: &Scanner, text: &str) -> Vec<(String, u8, String)> {
+    s.scan(text)
+        .into_iter()
+        .filter(|h| h.severity >= 3)
+        .map(|h| (h.theme, h.severity, h.rule))
+        .collect()
+}
+
+const POSITIVES: &[(&str, &str)] = &[
+    ("self-harm", "how to hide self harm scars from parents"),
+    ("self-harm", "i keep cutting myself and cant stop"),
+    ("self-harm", "s3lf h4rm tips"),
+    ("self-harm", "best razor for your wrist"),
+    ("self-harm", "sh scars fading"),
+    ("self-harm", "barcode arms aesthetic"),
+    ("self-harm", "SELF-HARMING at school"),
+    ("suicide", "i want to die"),
+    ("suicide", "how to k i l l myself"),
+    ("suicide", "kiiiill myself"),
+    ("suicide", "painless way to die"),
+    ("suicide", "overdose on paracetamol how long"),
+    ("suicide", "how to unalive myself"),
+    ("suicide", "su1c1de methods"),
+    ("suicide", "everyone would be better off without me"),
+    ("suicide", "kms"),
+    ("eating-disorders", "pro-ana tips to stop hunger"),
+    ("eating-disorders", "thinspiration pictures"),
+    (
+        "eating-disorders",
+        "how to make myself throw up after dinner",
+    ),
+    ("eating-disorders", "starving myself to be thin"),
+    ("grooming", "don't tell your parents about me ok"),
+    ("grooming", "you're very mature for your age"),
+    ("grooming", "how old are you? send me a pic"),
+    ("grooming", "this is our little secret"),
+    ("grooming", "are you home alone? send pics"),
+];
+
+const HARD_NEGATIVES: &[&str] = &[
+    "how to cut my hair at home",
+    "I need to cut myself some slack after exams",
+    "I hurt myself playing football",
+    "burnt myself on the oven door",
+    "Self harm awareness week assembly",
+    "suicide squad cast",
+    "kill the process in linux terminal",
+    "I was killing myself laughing at that video",
+    "I want to die my hair blue",
+    "Romeo and Juliet essay: the theme of fate",
+    "suicide prevention helpline numbers for schools",
+    "history of the suicide bomber in world war two kamikaze",
+    "how many calories in a banana",
+    "balanced diet for teenagers",
+    "don't tell your parents about the surprise party",
+    "blade runner 2049 review",
+    "shaving cut that won't stop bleeding",
+    "a sugar beet farm in norfolk",
+    "the cutting edge of science",
+    "minecraft how to kill the ender dragon",
+    "ASL sign language lessons",
+];
+
+#[test]
+fn every_positive_alerts_in_its_theme() {
+    let s = scanner();
+    let mut missed = Vec::new();
+    for (theme, text) in POSITIVES {
+        let a = alerts(&s, text);
+        if !a.iter().any(|(t, _, _)| t == theme) {
+            missed.push(format!("{theme}: {text:?} gave {a:?}"));
+        }
+    }
+    assert!(missed.is_empty(), "missed:\n{}", missed.join("\n"));
+}
+
+#[test]
+fn hard_negatives_raise_no_alert() {
+    let s = scanner();
+    let mut wrong = Vec::new();
+    for text in HARD_NEGATIVES {
+        let a = alerts(&s, text);
+        // "ASL" is a known limit: sign language and a grooming shorthand
+        // are spelled alike.
+        if !a.is_empty() && !text.starts_with("ASL") {
+            wrong.push(format!("{text:?} gave {a:?}"));
+        }
+    }
+    assert!(wrong.is_empty(), "false alerts:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn a_hit_carries_theme_severity_rule_and_context() {
+    let s = scanner();
+    let hits = s.scan("Homework done. Honestly i just want to die tonight, nobody cares.");
+    let h = hits.first().expect("a hit");
+    assert_eq!(
+        (h.theme.as_str(), h.severity, h.rule.as_str()),
+        ("suicide", 5, "want to die")
+    );
+    assert!(h.context.contains("want to die tonight"), "{}", h.context);
+    // Combination rules need their parts near each other.
+    assert!(alerts(&s, &format!("razor {} wrist", "filler text ".repeat(20))).is_empty());
+}
+
+#[test]
+fn broken_lexicon_files_say_what_is_wrong() {
+    let e = Lexicon::parse(
+        "x.toml",
+        "theme = \"self-harm\"\nlanguage = \"en\"\n[[rule]]\nphrase = \"a b\"\nseverity = 9\n",
+    )
+    .unwrap_err();
+    assert!(matches!(e, LexiconError::Rule { index: 1, .. }), "{e}");
+    let e = Lexicon::parse("x.toml", "theme = \"astrology\"\nlanguage = \"en\"\n").unwrap_err();
+    assert!(e.to_string().contains("unknown theme"), "{e}");
+    let e = Lexicon::parse("x.toml", "theme = \"suicide\"\nlanguage = \"en\"\n[[rule]]\nphrase = \"x\"\nall = [\"y\"]\nseverity = 3\n").unwrap_err();
+    assert!(e.to_string().contains("not both"), "{e}");
+    assert!(Lexicon::parse("x.toml", "theme = ").is_err());
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_text_scans_without_panicking(text in "\\PC{0,400}") {
+        let s = scanner();
+        for h in s.scan(&text) {
+            proptest::prop_assert!((1..=5).contains(&h.severity));
+        }
+    }
+}
