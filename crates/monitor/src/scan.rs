@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
 use crate::lexicon::Lexicon;
 use crate::normalise::normalise_into;
@@ -106,8 +106,12 @@ impl Scanner {
                 });
             }
         }
+        // A full DFA: every pattern starts with a space, so no prefilter
+        // can skip ahead, and the DFA's one table lookup a byte is the
+        // fastest walk.
         let automaton = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
             .build(&patterns)
             .map_err(|e| BuildError(e.to_string()))?;
         Ok(Scanner {
