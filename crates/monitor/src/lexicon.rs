@@ -200,5 +200,23 @@ pub fn built_in() -> Vec<(&'static str, &'static str)> {
             "en/grooming.toml",
             include_str!("../lexicons/en/grooming.toml"),
         ),
+        (
+            "en/sexual-content.toml",
+            include_str!("../lexicons/en/sexual-content.toml"),
+        ),
+        (
+            "en/radicalisation.toml",
+            include_str!("../lexicons/en/radicalisation.toml"),
+        ),
+        (
+            "en/bullying.toml",
+            include_str!("../lexicons/en/bullying.toml"),
+        ),
+        ("en/hate.toml", include_str!("../lexicons/en/hate.toml")),
+        ("en/drugs.toml", include_str!("../lexicons/en/drugs.toml")),
+        (
+            "en/weapons-violence.toml",
+            include_str!("../lexicons/en/weapons-violence.toml"),
+        ),
     ]
 }

@@ -45,6 +45,23 @@ const POSITIVES: &[(&str, &str)] = &[
     ("grooming", "how old are you? send me a pic"),
     ("grooming", "this is our little secret"),
     ("grooming", "are you home alone? send pics"),
+    ("sexual-content", "free p0rn videos"),
+    ("sexual-content", "onlyfans leaks"),
+    ("radicalisation", "how to join isis as a teenager"),
+    ("radicalisation", "the race war is coming"),
+    ("radicalisation", "christchurch manifesto pdf"),
+    ("bullying", "kys nobody likes you"),
+    ("bullying", "im being bullied at school what do i do"),
+    ("bullying", "they leaked my nudes to the whole year"),
+    ("hate", "hitler was right about everything"),
+    ("hate", "go back to your country"),
+    ("drugs", "where to buy weed in leeds"),
+    ("drugs", "plug near me snapchat"),
+    ("drugs", "how to make meth at home"),
+    ("drugs", "lean with codeine and sprite"),
+    ("weapons-violence", "where to buy a zombie knife"),
+    ("weapons-violence", "im gonna stab him"),
+    ("weapons-violence", "going to shoot up the school"),
 ];
 
 const HARD_NEGATIVES: &[&str] = &[
@@ -69,6 +86,16 @@ const HARD_NEGATIVES: &[&str] = &[
     "the cutting edge of science",
     "minecraft how to kill the ender dragon",
     "ASL sign language lessons",
+    "The goddess Isis in ancient Egypt, Year 7 project",
+    "Isis and Osiris myth homework",
+    "county lines awareness assembly for parents",
+    "knife crime awareness workshop",
+    "how to sharpen a kitchen knife",
+    "anti bullying week ideas for tutors",
+    "holocaust memorial day history lesson on the sieg heil salute",
+    "sex education curriculum year 9",
+    "a protein lean recipe for dinner",
+    "The Catcher in the Rye chapter summary",
 ];
 
 #[test]
