@@ -286,9 +286,18 @@ impl Console {
     }
 
     /// Ends approved unblocks whose time has come, and rebuilds the policy
-    /// if any did. The binary calls this every few seconds.
+    /// if any did; and drops sessions that have run out, so abandoned ones
+    /// do not pile up. The binary calls this every few seconds.
     pub async fn revert_due_unblocks(&self) -> Result<usize, ConsoleError> {
         let now = jiff::Timestamp::now().as_microsecond();
+        self.db(move |db| {
+            tutela_store::people::end_stale_sessions(
+                db,
+                now - auth::IDLE.as_micros() as i64,
+                now - auth::ABSOLUTE.as_micros() as i64,
+            )
+        })
+        .await?;
         let reverted = self
             .db(move |db| {
                 let reverted = tutela_store::unblock::revert_due(db, now)?;

@@ -318,9 +318,28 @@ async fn an_unblock_is_requested_approved_and_reverted() {
             && csv.body.contains("osl")
             && csv.body.contains("Year 9 history")
     );
+    // An abandoned session from long ago is cleared out by the same
+    // housekeeping.
+    tutela_store::people::add_session(
+        db.as_mut(),
+        "stale-session-hash",
+        &tutela_store::people::Session {
+            user_id: 1,
+            csrf_token: "x".into(),
+            second_factor_done: true,
+            created_us: 1,
+            seen_us: 1,
+        },
+    )
+    .unwrap();
     // At the reversion date it ends by itself.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
     assert_eq!(h.console.revert_due_unblocks().await.unwrap(), 1);
+    assert!(
+        tutela_store::people::session(db.as_mut(), "stale-session-hash")
+            .unwrap()
+            .is_none()
+    );
     assert_eq!(h.reloads.load(Ordering::SeqCst), before + 2);
     let u = unblock::get(db.as_mut(), u.id).unwrap().unwrap();
     assert_eq!(u.status, UnblockStatus::Reverted);
