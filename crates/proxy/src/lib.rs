@@ -12,6 +12,7 @@ pub mod blockpage;
 pub mod ca;
 pub mod destination;
 pub mod hello;
+mod idle;
 pub mod listen;
 pub mod observe;
 pub mod proxy;

@@ -45,6 +45,9 @@ pub struct ProxyOptions {
     pub response_timeout: Duration,
     /// A request head inside an inspected tunnel must arrive within this.
     pub header_timeout: Duration,
+    /// A spliced tunnel with no byte either way for this long is closed,
+    /// so dead peers do not hold connection places for ever.
+    pub tunnel_idle_timeout: Duration,
     /// Sites (with their subdomains) never decrypted: banks, health and
     /// counselling services, apps that pin their certificates.
     pub never_inspect_sites: Vec<String>,
@@ -68,6 +71,7 @@ impl Default for ProxyOptions {
             hello_timeout: Duration::from_secs(10),
             response_timeout: Duration::from_secs(60),
             header_timeout: Duration::from_secs(20),
+            tunnel_idle_timeout: Duration::from_secs(600),
             never_inspect_sites: Vec::new(),
             never_inspect_categories: Vec::new(),
             origin_roots: Vec::new(),
@@ -89,6 +93,8 @@ pub struct ProxyStats {
     pub refused_destinations: AtomicU64,
     pub bad_requests: AtomicU64,
     pub origin_errors: AtomicU64,
+    /// Spliced tunnels closed for want of traffic.
+    pub tunnels_idle: AtomicU64,
 }
 
 /// A plain snapshot of [`ProxyStats`].
@@ -103,6 +109,7 @@ pub struct ProxyCounts {
     pub refused_destinations: u64,
     pub bad_requests: u64,
     pub origin_errors: u64,
+    pub tunnels_idle: u64,
 }
 
 impl ProxyStats {
@@ -118,6 +125,7 @@ impl ProxyStats {
             refused_destinations: get(&self.refused_destinations),
             bad_requests: get(&self.bad_requests),
             origin_errors: get(&self.origin_errors),
+            tunnels_idle: get(&self.tunnels_idle),
         }
     }
 }
@@ -862,11 +870,21 @@ impl Proxy {
         }
         drop(hello);
         // 64 KiB buffers: the default 8 KiB costs a third of the throughput.
-        let copied =
-            tokio::io::copy_bidirectional_with_sizes(&mut client, &mut origin, 64 << 10, 64 << 10)
-                .await;
-        if let Err(e) = copied {
-            tracing::trace!(error = %e, "tunnel closed");
+        let activity = crate::idle::Activity::new();
+        let mut client = activity.watch(client);
+        let mut origin = activity.watch(origin);
+        let copy =
+            tokio::io::copy_bidirectional_with_sizes(&mut client, &mut origin, 64 << 10, 64 << 10);
+        match activity
+            .until_idle(copy, self.options.tunnel_idle_timeout)
+            .await
+        {
+            Some(Err(e)) => tracing::trace!(error = %e, "tunnel closed"),
+            Some(Ok(_)) => {}
+            None => {
+                bump(&self.stats.tunnels_idle);
+                tracing::debug!(host = t.target.host_str(), "tunnel closed: idle");
+            }
         }
     }
 

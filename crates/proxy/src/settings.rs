@@ -41,6 +41,8 @@ pub struct ProxySettings {
     pub connect_timeout: String,
     /// A TLS ClientHello must arrive this soon after CONNECT.
     pub hello_timeout: String,
+    /// A tunnel that carries nothing either way for this long is closed.
+    pub tunnel_idle_timeout: String,
     /// Sites (with subdomains) never decrypted, whatever a group says:
     /// health and counselling services pupils must be able to reach in
     /// private, and apps that pin their certificates.
@@ -100,6 +102,7 @@ impl Default for ProxySettings {
             max_header_bytes: 32 * 1024,
             connect_timeout: "10s".into(),
             hello_timeout: "10s".into(),
+            tunnel_idle_timeout: "10m".into(),
             never_inspect_sites: NEVER_INSPECT.iter().map(|s| s.to_string()).collect(),
             never_inspect_categories: vec!["bank".into()],
             origin_ca: None,

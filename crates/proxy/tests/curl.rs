@@ -784,3 +784,74 @@ async fn an_address_that_keeps_guessing_is_locked_out() {
         .await;
     assert_eq!(code, 200, "another address is not: {err}");
 }
+
+/// A CONNECT tunnel through to the TLS origin, TLS done, ready to idle.
+async fn open_tunnel(t: &Running) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(t.server.addr).await.unwrap();
+    let host = format!("secure.example:{}", t.tls.port());
+    s.write_all(format!("CONNECT {host} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = [0u8; 512];
+    let n = s.read(&mut head).await.unwrap();
+    assert!(
+        head[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    for c in support::rustls_pemfile_certs(&t.ca) {
+        roots.add(c).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = rustls::pki_types::ServerName::try_from("secure.example").unwrap();
+    connector
+        .connect(name, s)
+        .await
+        .expect("TLS through the tunnel")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_tunnel_is_closed_after_the_limit_and_not_before() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let t = Running::with(ListenLimits::default(), support::policy(), |o| {
+        o.tunnel_idle_timeout = Duration::from_millis(800);
+    })
+    .await;
+    // Quiet for less than the limit: still open, and the request goes
+    // through (the test origin answers one request and closes).
+    let mut quiet = open_tunnel(&t).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    quiet
+        .write_all(b"GET / HTTP/1.1\r\nHost: secure.example\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = [0u8; 2048];
+    let n = quiet.read(&mut buf).await.expect("the tunnel is open");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    // Idle: closed soon after the limit.
+    let mut idle = open_tunnel(&t).await;
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), idle.read(&mut buf)).await;
+    let closed = matches!(read, Ok(Ok(0)) | Ok(Err(_)));
+    assert!(closed, "the idle tunnel should be closed, got {read:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(t.proxy.stats.counts().tunnels_idle >= 1);
+}

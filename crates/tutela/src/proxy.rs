@@ -73,6 +73,7 @@ impl Config {
             console_url: s.console_url.clone(),
             connect_timeout: duration("connect_timeout", &s.connect_timeout)?,
             hello_timeout: duration("hello_timeout", &s.hello_timeout)?,
+            tunnel_idle_timeout: duration("tunnel_idle_timeout", &s.tunnel_idle_timeout)?,
             header_timeout: duration("header_timeout", &s.header_timeout)?,
             never_inspect_sites: s.never_inspect_sites.clone(),
             never_inspect_categories: s.never_inspect_categories.clone(),
