@@ -129,6 +129,28 @@ impl SignInGuard {
         }
     }
 
+    /// Checks a TOTP code with the same back-off as passwords: `Err` while
+    /// the account or address is locked, `Ok(false)` for a wrong code
+    /// (counted as a failure).
+    pub fn try_code(
+        &self,
+        username: &str,
+        user_id: i64,
+        ip: IpAddr,
+        secret_b32: &str,
+        code: &str,
+    ) -> Result<bool, ConsoleError> {
+        self.check(username, ip)?;
+        let now = jiff::Timestamp::now().as_second().max(0) as u64;
+        if self.check_code(user_id, secret_b32, code, now) {
+            self.succeeded(username, ip);
+            Ok(true)
+        } else {
+            self.failed(username, ip);
+            Ok(false)
+        }
+    }
+
     /// Whether `code` is the user's current TOTP code (one step either way
     /// for clock drift) and has not been used before.
     pub fn check_code(&self, user_id: i64, secret_b32: &str, code: &str, now: u64) -> bool {

@@ -401,37 +401,27 @@ pub async fn second_factor(
             query_escape(&next)
         )));
     };
-    let ip = peer.ip();
-    if let Err(e) = console.sign_in.check(&who.user.username, ip) {
-        return Ok((
-            StatusCode::TOO_MANY_REQUESTS,
-            bare_page(
-                "Two-factor code",
-                code_page(&who, &next, Some(&e.to_string())),
-            ),
+    let page = |status: StatusCode, message: &str| {
+        (
+            status,
+            bare_page("Two-factor code", code_page(&who, &next, Some(message))),
         )
-            .into_response());
-    }
-    let now = jiff::Timestamp::now().as_second().max(0) as u64;
-    if !console
+            .into_response()
+    };
+    let user = &who.user;
+    match console
         .sign_in
-        .check_code(who.user.id, &secret, &form.code, now)
+        .try_code(&user.username, user.id, peer.ip(), &secret, &form.code)
     {
-        console.sign_in.failed(&who.user.username, ip);
-        return Ok((
-            StatusCode::UNAUTHORIZED,
-            bare_page(
-                "Two-factor code",
-                code_page(
-                    &who,
-                    &next,
-                    Some("That code is not right. Codes change every 30 seconds."),
-                ),
-            ),
-        )
-            .into_response());
+        Ok(true) => {}
+        Ok(false) => {
+            return Ok(page(
+                StatusCode::UNAUTHORIZED,
+                "That code is not right. Codes change every 30 seconds.",
+            ))
+        }
+        Err(e) => return Ok(page(StatusCode::TOO_MANY_REQUESTS, &e.to_string())),
     }
-    console.sign_in.succeeded(&who.user.username, ip);
     let hash = who.token_hash.clone();
     console
         .db(move |db| people::complete_second_factor(db, &hash))
@@ -509,16 +499,13 @@ pub async fn enrol(
             "two-factor sign-in is already set up for this account".into(),
         ));
     }
-    let ip = peer.ip();
-    console.sign_in.check(&who.user.username, ip)?;
-    let now = jiff::Timestamp::now().as_second().max(0) as u64;
     let secret = form.secret.trim().to_string();
-    if secret.len() < 26
-        || !console
-            .sign_in
-            .check_code(who.user.id, &secret, &form.code, now)
+    let user = &who.user;
+    // A secret too short for TOTP never verifies, and counts as a failure.
+    if !console
+        .sign_in
+        .try_code(&user.username, user.id, peer.ip(), &secret, &form.code)?
     {
-        console.sign_in.failed(&who.user.username, ip);
         return Ok((
             StatusCode::BAD_REQUEST,
             bare_page(
