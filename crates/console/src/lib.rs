@@ -285,10 +285,10 @@ impl Console {
             .with_state(self.clone())
     }
 
-    /// Ends approved unblocks whose time has come, and rebuilds the policy
-    /// if any did; and drops sessions that have run out, so abandoned ones
-    /// do not pile up. The binary calls this every few seconds.
-    pub async fn revert_due_unblocks(&self) -> Result<usize, ConsoleError> {
+    /// What the binary runs every few seconds: drops sessions that have run
+    /// out (so abandoned ones do not pile up), and ends approved unblocks
+    /// whose time has come. Returns how many unblocks it ended.
+    pub async fn housekeeping(&self) -> Result<usize, ConsoleError> {
         let now = jiff::Timestamp::now().as_microsecond();
         self.db(move |db| {
             tutela_store::people::end_stale_sessions(
@@ -298,6 +298,13 @@ impl Console {
             )
         })
         .await?;
+        self.revert_due_unblocks().await
+    }
+
+    /// Ends approved unblocks whose time has come, and rebuilds the policy
+    /// if any did.
+    pub async fn revert_due_unblocks(&self) -> Result<usize, ConsoleError> {
+        let now = jiff::Timestamp::now().as_microsecond();
         let reverted = self
             .db(move |db| {
                 let reverted = tutela_store::unblock::revert_due(db, now)?;

@@ -334,7 +334,7 @@ async fn an_unblock_is_requested_approved_and_reverted() {
     .unwrap();
     // At the reversion date it ends by itself.
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
-    assert_eq!(h.console.revert_due_unblocks().await.unwrap(), 1);
+    assert_eq!(h.console.housekeeping().await.unwrap(), 1);
     assert!(
         tutela_store::people::session(db.as_mut(), "stale-session-hash")
             .unwrap()

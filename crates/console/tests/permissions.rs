@@ -371,7 +371,7 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         }
         ("POST", "/api/v1/unblocks") => {
             c.post_json(
-                p_of(&path),
+                &path,
                 &serde_json::json!({"staff_name": "Mr Smith", "url": "https://blocked.example/y", "reason": "topic",
                     "revert_at": revert, "audience": "Year 10"}),
                 true,
@@ -395,10 +395,6 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
 fn base64_of(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-fn p_of(p: &str) -> &str {
-    p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

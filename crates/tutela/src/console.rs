@@ -79,12 +79,12 @@ impl ConsoleListener {
         };
         let every = parse_duration(&config.console.revert_check)
             .with_context(|| format!("console.revert_check = {:?}", config.console.revert_check))?;
-        let reverter = {
+        let housekeeping = {
             let console = console.clone();
             tokio::spawn(async move {
                 loop {
-                    if let Err(e) = console.revert_due_unblocks().await {
-                        tracing::error!("cannot revert due unblocks: {e}");
+                    if let Err(e) = console.housekeeping().await {
+                        tracing::error!("console housekeeping failed: {e}");
                     }
                     tokio::time::sleep(every).await;
                 }
@@ -115,7 +115,7 @@ impl ConsoleListener {
         Ok(ConsoleListener {
             addr,
             stop: Some(stop),
-            tasks: vec![rebuilder, reverter, server],
+            tasks: vec![rebuilder, housekeeping, server],
         })
     }
 
