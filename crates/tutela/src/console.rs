@@ -47,7 +47,7 @@ impl ConsoleListener {
             proxy_address: Some(proxy_host),
             policy: {
                 let config = config.clone();
-                Arc::new(move || crate::policy_load::with_stored_identities(&config))
+                Arc::new(move || crate::policy_load::with_stored_policy(&config))
             },
         };
         // A change in the console asks for a rebuild; several asks while one

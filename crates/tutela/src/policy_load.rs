@@ -45,7 +45,7 @@ pub fn load(config: &Config, mode: Mode) -> Result<Loaded> {
     let (index, lists) = tutela_lists::compile(&config.lists.sources, &options);
     let (illegal, illegal_report) = tutela_lists::compile(&config.illegal, &options);
 
-    let policy = with_stored_identities(config);
+    let policy = with_stored_policy(config);
     let snapshot = Snapshot::build(&policy, Arc::new(index), Arc::new(illegal))
         .context("bad [policy] section")?;
     for warning in snapshot.warnings() {
@@ -63,7 +63,7 @@ pub fn load(config: &Config, mode: Mode) -> Result<Loaded> {
 /// console.
 pub fn rebuild(config: &Config, current: &Snapshot) -> Result<Snapshot> {
     let (index, illegal) = current.lists();
-    let policy = with_stored_identities(config);
+    let policy = with_stored_policy(config);
     Snapshot::build(&policy, index, illegal).context("bad [policy] section")
 }
 
@@ -73,7 +73,7 @@ pub fn rebuild(config: &Config, current: &Snapshot) -> Result<Snapshot> {
 /// repeats a configured token is skipped with a warning, so one bad row
 /// never stops the policy loading; an unreachable store leaves the file's
 /// mappings alone.
-pub fn with_stored_identities(config: &Config) -> PolicyConfig {
+pub fn with_stored_policy(config: &Config) -> PolicyConfig {
     let mut policy = config.policy.clone();
     let store = config.store_config();
     if let tutela_store::StoreConfig::Sqlite(path) = &store {
