@@ -54,14 +54,11 @@ pub fn add_subnet(
         Some(s) => Some(id_of(db, "sites", s)?),
         None => None,
     };
-    db.rows(
+    let rows = db.rows(
         "INSERT INTO identity_mappings (subnet, site_id, group_id) VALUES (?, ?, ?) RETURNING id",
         &[subnet.into(), site_id.into(), group_id.into()],
-    )?
-    .first()
-    .and_then(|r| r.first())
-    .and_then(SqlValue::int)
-    .ok_or_else(|| StoreError::Invalid("INSERT returned no id".into()))
+    )?;
+    crate::returned_id(&rows)
 }
 
 pub fn subnets(db: &mut dyn Backend) -> Result<Vec<SubnetRow>, StoreError> {
@@ -134,14 +131,11 @@ pub fn add_device(
             "a device is already called {name:?}"
         )));
     }
-    db.rows(
+    let rows = db.rows(
         "INSERT INTO devices (name, site_id, owner_id, doh_token, created_us) VALUES (?, ?, ?, ?, ?) RETURNING id",
         &[name.into(), site_id.into(), owner_id.into(), doh_token.into(), now_us.into()],
-    )?
-    .first()
-    .and_then(|r| r.first())
-    .and_then(SqlValue::int)
-    .ok_or_else(|| StoreError::Invalid("INSERT returned no id".into()))
+    )?;
+    crate::returned_id(&rows)
 }
 
 pub fn devices(db: &mut dyn Backend) -> Result<Vec<DeviceRow>, StoreError> {

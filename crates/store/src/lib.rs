@@ -11,6 +11,7 @@
 //! queue is full or the database is down.
 
 pub mod access;
+pub mod alerts;
 pub mod event;
 pub mod identities;
 pub mod journal;
@@ -266,4 +267,32 @@ impl StoreConfig {
             }
         })
     }
+}
+
+/// Runs `work` in one transaction: all of it is kept, or none.
+pub fn in_transaction<T>(
+    db: &mut dyn Backend,
+    work: impl FnOnce(&mut dyn Backend) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    db.execute_raw("BEGIN")?;
+    match work(db) {
+        Ok(value) => {
+            db.execute_raw("COMMIT")?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(rollback) = db.execute_raw("ROLLBACK") {
+                tracing::error!("rollback failed: {rollback}");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The id an `INSERT ... RETURNING id` gave back.
+pub(crate) fn returned_id(rows: &[Vec<SqlValue>]) -> Result<i64, StoreError> {
+    rows.first()
+        .and_then(|r| r.first())
+        .and_then(SqlValue::int)
+        .ok_or_else(|| StoreError::Invalid("INSERT returned no id".into()))
 }

@@ -163,10 +163,7 @@ pub fn add_user(db: &mut dyn Backend, user: &NewUser, now_us: i64) -> Result<i64
             now_us.into(),
         ],
     )?;
-    rows.first()
-        .and_then(|r| r.first())
-        .and_then(SqlValue::int)
-        .ok_or_else(|| StoreError::Invalid("INSERT returned no id".into()))
+    crate::returned_id(&rows)
 }
 
 /// Adds every user or none: one transaction.
@@ -175,25 +172,12 @@ pub fn add_users(
     users: &[NewUser],
     now_us: i64,
 ) -> Result<usize, StoreError> {
-    db.execute_raw("BEGIN")?;
-    let result = (|| {
+    crate::in_transaction(db, |db| {
         for u in users {
             add_user(db, u, now_us)?;
         }
         Ok(users.len())
-    })();
-    match result {
-        Ok(n) => {
-            db.execute_raw("COMMIT")?;
-            Ok(n)
-        }
-        Err(e) => {
-            if let Err(rollback) = db.execute_raw("ROLLBACK") {
-                tracing::error!("rollback of a user import failed: {rollback}");
-            }
-            Err(e)
-        }
-    }
+    })
 }
 
 pub fn set_totp_secret(db: &mut dyn Backend, user_id: i64, secret: &str) -> Result<(), StoreError> {

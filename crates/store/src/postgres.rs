@@ -34,6 +34,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "group_policies",
         include_str!("../migrations/postgres/0004_group_policies.sql"),
     ),
+    (
+        5,
+        "alerts",
+        include_str!("../migrations/postgres/0005_alerts.sql"),
+    ),
 ];
 const COLUMNS: &str = "reference, time_us, site, device, client_ip, user_name, group_name, protocol, host, url, search, action, categories, rule, count, page_view";
 /// [`COLUMNS`] of the staging table `s`.

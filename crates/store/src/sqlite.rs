@@ -27,6 +27,11 @@ const MIGRATIONS: &[(u32, &str, &str)] = &[
         "group_policies",
         include_str!("../migrations/sqlite/0004_group_policies.sql"),
     ),
+    (
+        5,
+        "alerts",
+        include_str!("../migrations/sqlite/0005_alerts.sql"),
+    ),
 ];
 
 /// Rows per multi-row INSERT: 16 columns × 64 rows stays far below

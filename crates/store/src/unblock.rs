@@ -132,10 +132,7 @@ pub fn add(
             requested_by.into(),
         ],
     )?;
-    rows.first()
-        .and_then(|r| r.first())
-        .and_then(SqlValue::int)
-        .ok_or_else(|| StoreError::Invalid("INSERT returned no id".into()))
+    crate::returned_id(&rows)
 }
 
 pub fn get(db: &mut dyn Backend, id: i64) -> Result<Option<Unblock>, StoreError> {
