@@ -343,7 +343,8 @@ pub fn triage(
             to: to.label(),
         });
     }
-    let outcome = crate::in_transaction(db, |db| {
+    // A refusal found inside the transaction changed nothing, so it commits.
+    crate::in_transaction(db, |db| {
         let current = get(db, id)?;
         Ok(match current {
             None => Err(TriageError::NotFound(id)),
@@ -376,8 +377,7 @@ pub fn triage(
                 })
             }
         })
-    })?;
-    outcome
+    })?
 }
 
 /// Oldest first.
