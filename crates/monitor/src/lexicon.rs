@@ -181,42 +181,43 @@ impl Lexicon {
 }
 
 /// The lexicons that ship with Tutela (written for Tutela; see
-/// `lexicons/README.md`).
+/// `lexicons/README.md`): every theme in every language, as
+/// (`<language>/<theme>.toml`, its text).
 pub fn built_in() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (
-            "en/self-harm.toml",
-            include_str!("../lexicons/en/self-harm.toml"),
-        ),
-        (
-            "en/suicide.toml",
-            include_str!("../lexicons/en/suicide.toml"),
-        ),
-        (
-            "en/eating-disorders.toml",
-            include_str!("../lexicons/en/eating-disorders.toml"),
-        ),
-        (
-            "en/grooming.toml",
-            include_str!("../lexicons/en/grooming.toml"),
-        ),
-        (
-            "en/sexual-content.toml",
-            include_str!("../lexicons/en/sexual-content.toml"),
-        ),
-        (
-            "en/radicalisation.toml",
-            include_str!("../lexicons/en/radicalisation.toml"),
-        ),
-        (
-            "en/bullying.toml",
-            include_str!("../lexicons/en/bullying.toml"),
-        ),
-        ("en/hate.toml", include_str!("../lexicons/en/hate.toml")),
-        ("en/drugs.toml", include_str!("../lexicons/en/drugs.toml")),
-        (
-            "en/weapons-violence.toml",
-            include_str!("../lexicons/en/weapons-violence.toml"),
-        ),
+    /// One language's files, a theme each, in the order of [`THEMES`].
+    macro_rules! language {
+        ($lang:literal) => {
+            [
+                language!(@file $lang "self-harm"),
+                language!(@file $lang "suicide"),
+                language!(@file $lang "eating-disorders"),
+                language!(@file $lang "grooming"),
+                language!(@file $lang "sexual-content"),
+                language!(@file $lang "radicalisation"),
+                language!(@file $lang "bullying"),
+                language!(@file $lang "hate"),
+                language!(@file $lang "drugs"),
+                language!(@file $lang "weapons-violence"),
+            ]
+        };
+        (@file $lang:literal $theme:literal) => {
+            (
+                concat!($lang, "/", $theme, ".toml"),
+                include_str!(concat!("../lexicons/", $lang, "/", $theme, ".toml")),
+            )
+        };
+    }
+    [
+        language!("en"),
+        language!("pl"),
+        language!("ro"),
+        language!("es"),
+        language!("fr"),
+        language!("ar"),
+        language!("cy"),
+        language!("ur-latn"),
     ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
