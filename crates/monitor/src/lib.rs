@@ -8,6 +8,9 @@
 pub mod escalation;
 pub mod lexicon;
 pub mod normalise;
+#[cfg(any(test, feature = "reference"))]
+#[doc(hidden)]
+pub mod reference;
 pub mod scan;
 
 pub use escalation::{AttemptTracker, Escalation, EscalationRule};

@@ -6,9 +6,48 @@
 //!
 //! The output starts and ends with a space and has one space between
 //! words, so a whole-word phrase is just the phrase with a space each side.
+//!
+//! Page text is scanned at hundreds of megabytes a second, so the common
+//! case (ASCII, or text whose accents and quotes fold to ASCII) runs as
+//! one table-driven loop that also lists where the spaces (word starts)
+//! fell, which is all the scanner needs to find candidate phrases. Text in
+//! other scripts takes a simpler, slower path.
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
+
+/// What the fast loop does with a byte: a non-zero entry is the byte it
+/// becomes (a lower-case letter, or a space for whitespace and
+/// punctuation); zero means it needs a closer look in [`special`]: digits,
+/// the apostrophe, anything outside ASCII, and (with `leet`) the
+/// leetspeak symbols.
+const fn byte_map(leet: bool) -> [u8; 256] {
+    let mut map = [b' '; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphabetic() {
+            map[b] = c.to_ascii_lowercase();
+        } else if c.is_ascii_digit()
+            || c >= 0x80
+            || c == b'\''
+            || (leet && matches!(c, b'@' | b'$' | b'!' | b'|'))
+        {
+            map[b] = 0;
+        }
+        b += 1;
+    }
+    map
+}
+
+/// For ASCII text, which reads leetspeak.
+const ASCII_MAP: [u8; 256] = byte_map(true);
+/// For text in other scripts, which does not.
+const GENERAL_MAP: [u8; 256] = byte_map(false);
+
+/// `last` when the last character written was not ASCII (it is then in
+/// [`State::last_char`]); no byte the fast loop writes equals it.
+const NOT_ASCII: u8 = 0xff;
 
 /// Leetspeak digits and symbols, read as letters next to a letter.
 fn leet(b: u8) -> Option<u8> {
@@ -28,18 +67,86 @@ fn leet(b: u8) -> Option<u8> {
     })
 }
 
+/// Told where the normalised text has its spaces, as it is written, so a
+/// scanner can look for phrases while the text is still in cache.
+pub(crate) trait Spaces {
+    /// `spaces` are positions in `out` that hold a space and have at least
+    /// [`LOOKAHEAD`] bytes after them, in increasing order, each given once.
+    fn ready(&mut self, out: &[u8], spaces: &[usize]);
+    /// The last few spaces, which may have fewer bytes after them.
+    fn tail(&mut self, out: &[u8], spaces: &[usize]);
+    /// Forget what was reported: the text is being rewritten.
+    fn reset(&mut self);
+}
+
+/// A [`Spaces`] that wants nothing, for plain normalisation.
+struct Ignore;
+
+impl Spaces for Ignore {
+    fn ready(&mut self, _: &[u8], _: &[usize]) {}
+    fn tail(&mut self, _: &[u8], _: &[usize]) {}
+    fn reset(&mut self) {}
+}
+
 /// Normalises `text` into `out` (cleared first), so a caller scanning many
 /// texts reuses one buffer.
 pub fn normalise_into(text: &str, out: &mut String) {
-    out.clear();
-    out.reserve(text.len() + 2);
+    normalise_reporting(text, out, &mut Ignore);
+}
+
+/// [`normalise_into`] into a new string.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::new();
+    normalise_into(text, &mut out);
+    out
+}
+
+/// [`normalise_into`], telling `spaces` where the spaces fell.
+pub(crate) fn normalise_reporting<S: Spaces>(text: &str, out: &mut String, spaces: &mut S) {
+    let mut buf = std::mem::take(out).into_bytes();
+    buf.clear();
     if text.is_ascii() {
-        ascii(text.as_bytes(), out);
+        fast::<_, false>(text.as_bytes(), &mut buf, spaces)
     } else {
-        // Decompose, drop the accents, and fold what is left to ASCII where
-        // it has an ASCII letter; other scripts (Arabic, say) stay as they
-        // are, lower-cased.
-        let folded: String = text
+        // Leetspeak is read only if the whole text folds to ASCII.
+        let (folded, folded_is_ascii) = fold(text);
+        if folded_is_ascii {
+            fast::<_, false>(folded.as_bytes(), &mut buf, spaces)
+        } else {
+            fast::<_, true>(folded.as_bytes(), &mut buf, spaces)
+        }
+    }
+    // Only whole characters are ever written, so this cannot fail; were
+    // it to, a lossy copy is still text the scanner can read.
+    *out = String::from_utf8(buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+}
+
+/// Decomposes, drops the accents, lower-cases and folds to ASCII where a
+/// character has an ASCII letter; other scripts (Arabic, say) stay as they
+/// are, lower-cased. Returns the folded text and whether it is all ASCII.
+///
+/// Runs of ASCII need none of this (and NFKD never reorders across an
+/// ASCII character, which has combining class 0), so only the runs of
+/// other characters go through the Unicode machinery.
+fn fold(text: &str) -> (String, bool) {
+    let mut folded = String::with_capacity(text.len());
+    let mut all_ascii = true;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii_end = rest
+            .bytes()
+            .position(|b| !b.is_ascii())
+            .unwrap_or(rest.len());
+        let start = folded.len();
+        folded.push_str(&rest[..ascii_end]);
+        folded[start..].make_ascii_lowercase();
+        rest = &rest[ascii_end..];
+        let other_end = rest
+            .bytes()
+            .position(|b| b.is_ascii())
+            .unwrap_or(rest.len());
+        for c in rest[..other_end]
             .nfkd()
             .filter(|c| !is_combining_mark(*c))
             .flat_map(char::to_lowercase)
@@ -51,141 +158,341 @@ pub fn normalise_into(text: &str, out: &mut String) {
                 '\u{2019}' | '\u{2018}' | '\u{02bc}' => '\'',
                 c => c,
             })
-            .collect();
-        if folded.is_ascii() {
-            ascii(folded.as_bytes(), out);
-        } else {
-            general(&folded, out);
+        {
+            all_ascii &= c.is_ascii();
+            folded.push(c);
         }
+        rest = &rest[other_end..];
     }
-    join_spelled_out(out);
+    (folded, all_ascii)
 }
 
-/// The common case, a byte at a time.
-fn ascii(bytes: &[u8], out: &mut String) {
-    let mut last: u8 = b' ';
-    out.push(' ');
-    for (i, &b) in bytes.iter().enumerate() {
-        let lower = b.to_ascii_lowercase();
-        let mapped = if lower.is_ascii_lowercase() {
-            lower
-        } else if b == b'\'' {
-            // "don't" is "dont".
-            continue;
-        } else if let Some(l) = leet(b) {
-            let next_is_letter = bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
-            // A digit touching a letter is a letter (`h4rm`); a symbol only
-            // before one (`$uicide`, `k!ll`), so `harm!!!` stays `harm`.
-            let in_word = if b.is_ascii_digit() {
-                last.is_ascii_lowercase() || next_is_letter
-            } else {
-                next_is_letter
-            };
-            if in_word {
-                l
-            } else if b.is_ascii_digit() {
-                b
-            } else {
-                b' '
+/// Input bytes per block: the block's output and space list stay in L1
+/// while the scanner looks at them.
+const BLOCK: usize = 2048;
+
+/// Bytes after a space the scanner reads before deciding whether a word
+/// could start a pattern; spaces nearer the end than this are held back
+/// until more text is written.
+pub(crate) const LOOKAHEAD: usize = 8;
+
+/// The normaliser's state between bytes.
+struct State {
+    /// Bytes of output written.
+    pos: usize,
+    /// Spaces listed in the current block.
+    ns: usize,
+    /// The last byte written, or [`NOT_ASCII`].
+    last: u8,
+    /// The last character written, when it was not ASCII.
+    last_char: char,
+}
+
+/// Normalises folded text (or ASCII text as it is) a byte at a time
+/// through a [`byte_map`]. `GENERAL`: the text has characters outside
+/// ASCII, and leetspeak is not read. Returns whether `sink` saw the final
+/// text.
+fn fast<S: Spaces, const GENERAL: bool>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) {
+    let map = if GENERAL { &GENERAL_MAP } else { &ASCII_MAP };
+    // Every byte writes its slot before deciding whether to keep it, and
+    // no character is written longer than it was read, so the buffer
+    // needs room for one more than the text and its opening space.
+    out.resize(bytes.len() + 2, 0);
+    // Room for a block's spaces plus the few carried over from the last;
+    // sized to the text so a short search term does not pay for a block.
+    let mut spaces = vec![0usize; bytes.len().min(BLOCK) + LOOKAHEAD + 4];
+    out[0] = b' ';
+    let mut st = State {
+        pos: 1,
+        ns: 1,
+        last: b' ',
+        last_char: ' ',
+    };
+    // Spelled-out letters: a run of single-letter words, i.e. spaces two
+    // apart, three times in a row. (So only ASCII letters start a join,
+    // though a join, once started, takes in one-letter words of any
+    // script: see [`join_spelled_out`].)
+    let mut run = 0usize;
+    let mut prev_space = 0usize;
+    let mut spelled = false;
+    let mut checked = 1;
+    let mut start = 0;
+    while start < bytes.len() {
+        let end = (start + BLOCK).min(bytes.len());
+        let mut i = start;
+        loop {
+            i = plain(map, bytes, i, end, out, &mut spaces, &mut st);
+            if i >= end {
+                break;
             }
+            i += if GENERAL {
+                special_general(bytes, i, out, &mut spaces, &mut st)
+            } else {
+                special(bytes, i, out, &mut spaces, &mut st);
+                1
+            };
+        }
+        if end == bytes.len() && st.last != b' ' {
+            out[st.pos] = b' ';
+            spaces[st.ns] = st.pos;
+            st.ns += 1;
+            st.pos += 1;
+        }
+        for &p in &spaces[checked..st.ns] {
+            run = if p == prev_space + 2 { run + 1 } else { 0 };
+            spelled |= run >= 3;
+            prev_space = p;
+        }
+        // Once letters are to be joined, positions move, and the join
+        // tells the scanner afresh.
+        if !spelled {
+            let pos = st.pos;
+            let ready = spaces[..st.ns].partition_point(|&p| p + LOOKAHEAD < pos);
+            sink.ready(&out[..pos], &spaces[..ready]);
+            spaces.copy_within(ready..st.ns, 0);
+            st.ns -= ready;
+        } else {
+            st.ns = 0;
+        }
+        checked = st.ns;
+        start = end;
+    }
+    out.truncate(st.pos);
+    if spelled {
+        join_spelled_out(out, sink);
+    } else {
+        sink.tail(out, &spaces[..st.ns]);
+    }
+}
+
+/// Letters, whitespace and punctuation from `i` until the first byte that
+/// needs [`special`], without a branch on which of them a byte is; returns
+/// where it stopped. Kept small so its state stays in registers.
+#[inline(always)]
+fn plain(
+    map: &[u8; 256],
+    bytes: &[u8],
+    mut i: usize,
+    end: usize,
+    out: &mut [u8],
+    spaces: &mut [usize],
+    st: &mut State,
+) -> usize {
+    let (mut pos, mut ns, mut last) = (st.pos, st.ns, st.last);
+    let end = end.min(bytes.len());
+    while i < end {
+        let m = map[usize::from(bytes[i])];
+        if m == 0 {
+            break;
+        }
+        out[pos] = m;
+        spaces[ns] = pos;
+        let emit = m != last;
+        ns += usize::from(emit & (m == b' '));
+        pos += usize::from(emit);
+        last = m;
+        i += 1;
+    }
+    st.pos = pos;
+    st.ns = ns;
+    st.last = last;
+    i
+}
+
+/// A digit, leetspeak symbol or apostrophe at `bytes[i]`.
+#[inline(never)]
+fn special(bytes: &[u8], i: usize, out: &mut [u8], spaces: &mut [usize], st: &mut State) {
+    let b = bytes[i];
+    let last = st.last;
+    let mapped = if b == b'\'' {
+        // "don't" is "dont".
+        return;
+    } else if let Some(l) = leet(b) {
+        let next_is_letter = bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
+        // A digit touching a letter is a letter (`h4rm`); a symbol only
+        // before one (`$uicide`, `k!ll`), so `harm!!!` stays `harm`.
+        let in_word = if b.is_ascii_digit() {
+            last.is_ascii_lowercase() || next_is_letter
+        } else {
+            next_is_letter
+        };
+        if in_word {
+            l
         } else if b.is_ascii_digit() {
             b
         } else {
             b' '
-        };
-        if mapped == last && (mapped == b' ' || mapped.is_ascii_lowercase()) {
-            continue;
         }
-        out.push(mapped as char);
-        last = mapped;
-    }
-    if last != b' ' {
-        out.push(' ');
-    }
-}
-
-/// Any script: letters and digits kept, the rest a space, repeats folded.
-fn general(text: &str, out: &mut String) {
-    let mut last = ' ';
-    out.push(' ');
-    for c in text.chars() {
-        let mapped = if c.is_alphanumeric() {
-            c
-        } else if c == '\'' {
-            continue;
-        } else {
-            ' '
-        };
-        if mapped == last && !mapped.is_numeric() {
-            continue;
-        }
-        out.push(mapped);
-        last = mapped;
-    }
-    if last != ' ' {
-        out.push(' ');
-    }
-}
-
-/// Joins runs of three or more one-letter words: ` k i l l ` → ` kil `.
-fn join_spelled_out(out: &mut String) {
-    // Cheap test first: most text has no such run.
-    let b = out.as_bytes();
-    let mut run = 0;
-    let mut found = false;
-    let mut i = 1;
-    while i + 1 < b.len() {
-        if b[i - 1] == b' ' && b[i] != b' ' && b[i + 1] == b' ' && b[i].is_ascii() {
-            run += 1;
-            if run >= 3 {
-                found = true;
-                break;
-            }
-            i += 2;
-        } else {
-            run = 0;
-            i += 1;
-        }
-    }
-    if !found {
+    } else if b.is_ascii_digit() {
+        b
+    } else {
+        b' '
+    };
+    if mapped == last && (mapped == b' ' || mapped.is_ascii_lowercase()) {
         return;
     }
-    let words: Vec<&str> = out.split(' ').filter(|w| !w.is_empty()).collect();
-    let mut joined: Vec<String> = Vec::with_capacity(words.len());
-    let mut k = 0;
-    while k < words.len() {
-        let mut j = k;
-        while j < words.len() && words[j].chars().count() == 1 {
-            j += 1;
-        }
-        if j - k >= 3 {
-            let mut w: String = String::new();
-            for piece in &words[k..j] {
-                if !w.ends_with(*piece) {
-                    w.push_str(piece);
-                }
-            }
-            joined.push(w);
-            k = j;
-        } else {
-            joined.push(words[k].to_string());
-            k += 1;
-        }
+    out[st.pos] = mapped;
+    if mapped == b' ' {
+        spaces[st.ns] = st.pos;
+        st.ns += 1;
     }
-    let mut rebuilt = String::with_capacity(out.len());
-    rebuilt.push(' ');
-    for w in joined {
-        rebuilt.push_str(&w);
-        rebuilt.push(' ');
-    }
-    *out = rebuilt;
+    st.pos += 1;
+    st.last = mapped;
 }
 
-/// [`normalise_into`] into a new string.
-pub fn normalise(text: &str) -> String {
-    let mut out = String::new();
-    normalise_into(text, &mut out);
-    out
+/// In text with other scripts: a digit, apostrophe or non-ASCII
+/// character at `bytes[i]`; letters and digits of any script are kept, the
+/// rest is a space. Returns the bytes it read.
+#[inline(never)]
+fn special_general(
+    bytes: &[u8],
+    i: usize,
+    out: &mut [u8],
+    spaces: &mut [usize],
+    st: &mut State,
+) -> usize {
+    let b = bytes[i];
+    if b == b'\'' {
+        return 1;
+    }
+    if b.is_ascii_digit() {
+        // Digits are never folded together.
+        out[st.pos] = b;
+        st.pos += 1;
+        st.last = b;
+        return 1;
+    }
+    let len = match b {
+        0xf0.. => 4,
+        0xe0.. => 3,
+        _ => 2,
+    };
+    let Some(c) = bytes
+        .get(i..i + len)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .and_then(|s| s.chars().next())
+    else {
+        // Not a character start; the text is valid UTF-8, so this is
+        // never reached, and skipping a byte is harmless.
+        return 1;
+    };
+    let mapped = if c.is_alphanumeric() { c } else { ' ' };
+    let last = if st.last == NOT_ASCII {
+        st.last_char
+    } else {
+        char::from(st.last)
+    };
+    if mapped == last && !mapped.is_numeric() {
+        return len;
+    }
+    if mapped == ' ' {
+        out[st.pos] = b' ';
+        spaces[st.ns] = st.pos;
+        st.ns += 1;
+        st.pos += 1;
+        st.last = b' ';
+    } else {
+        let n = mapped.encode_utf8(&mut out[st.pos..]).len();
+        st.pos += n;
+        st.last = NOT_ASCII;
+        st.last_char = mapped;
+    }
+    len
+}
+
+/// Joins runs of three or more one-character words in place: ` k i l l `
+/// → ` kil ` (a letter repeated in the run counts once), and tells `sink`
+/// afresh where the spaces now are.
+fn join_spelled_out<S: Spaces>(out: &mut Vec<u8>, sink: &mut S) {
+    fn one_char(w: &[u8]) -> bool {
+        w.len() == 1
+            || (w.len() <= 4 && std::str::from_utf8(w).is_ok_and(|s| s.chars().count() == 1))
+    }
+    sink.reset();
+    let mut reporter = Reporter::default();
+    // The joined text is never longer than what has been read of the
+    // original, so it is written over it: `w` never passes `r`.
+    let n = out.len();
+    let mut w = 1;
+    reporter.space(out, 0, w, sink);
+    let mut r = 1;
+    // The single-character words seen but not yet written.
+    let mut run_from = r;
+    let mut run_len = 0;
+    while r < n {
+        let end = out[r..]
+            .iter()
+            .position(|&b| b == b' ')
+            .map_or(n, |e| r + e);
+        let single = end > r && one_char(&out[r..end]);
+        if single {
+            if run_len == 0 {
+                run_from = r;
+            }
+            run_len += 1;
+        }
+        if !single || end >= n - 1 {
+            // The run (if any) is over: join it or write it as it was.
+            let mut k = run_from;
+            let from = w;
+            for _ in 0..run_len {
+                let e = out[k..]
+                    .iter()
+                    .position(|&b| b == b' ')
+                    .map_or(n, |e| k + e);
+                if run_len < 3 || !out[from..w].ends_with(&out[k..e]) {
+                    out.copy_within(k..e, w);
+                    w += e - k;
+                }
+                if run_len < 3 {
+                    out[w] = b' ';
+                    w += 1;
+                    reporter.space(out, w - 1, w, sink);
+                }
+                k = e + 1;
+            }
+            if run_len >= 3 {
+                out[w] = b' ';
+                w += 1;
+                reporter.space(out, w - 1, w, sink);
+            }
+            run_len = 0;
+            if !single && end > r {
+                out.copy_within(r..end, w);
+                w += end - r;
+                out[w] = b' ';
+                w += 1;
+                reporter.space(out, w - 1, w, sink);
+            }
+        }
+        r = end + 1;
+    }
+    out.truncate(w);
+    reporter.finish(out, sink);
+}
+
+/// Spaces for a [`Spaces`], passed on in batches as the bytes after them
+/// are written.
+#[derive(Default)]
+struct Reporter {
+    pending: Vec<usize>,
+}
+
+impl Reporter {
+    fn space<S: Spaces>(&mut self, out: &[u8], at: usize, written: usize, sink: &mut S) {
+        self.pending.push(at);
+        if self.pending.len() >= 1024 {
+            let ready = self.pending.partition_point(|&p| p + LOOKAHEAD < written);
+            sink.ready(&out[..written], &self.pending[..ready]);
+            self.pending.drain(..ready);
+        }
+    }
+
+    fn finish<S: Spaces>(&mut self, out: &[u8], sink: &mut S) {
+        let ready = self.pending.partition_point(|&p| p + LOOKAHEAD < out.len());
+        sink.ready(out, &self.pending[..ready]);
+        sink.tail(out, &self.pending[ready..]);
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,22 @@
-//! Every lexicon compiled into one Aho-Corasick automaton, run once over
-//! the normalised text.
+//! Every lexicon compiled into one Aho-Corasick automaton, run over the
+//! normalised text.
+//!
+//! Every pattern starts with a space, so a phrase can only begin where a
+//! word does. Rather than walk the automaton over every byte, the scanner
+//! looks at each word start as normalisation writes it: the first three
+//! bytes of the word index a small table that says whether any pattern
+//! could begin there ([`Filter`]); only if one could does it walk an
+//! anchored automaton from that space. Most words in ordinary text begin
+//! no pattern, so most bytes cost only the normalisation.
 
 use std::collections::HashMap;
 
-use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::dfa::DFA;
+use aho_corasick::{Anchored, MatchKind, StartKind};
 
 use crate::lexicon::Lexicon;
-use crate::normalise::normalise_into;
+use crate::normalise::{normalise_reporting, Spaces, LOOKAHEAD};
 
 /// Something in a text that a rule found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,13 +53,15 @@ struct CompiledNegative {
 
 #[derive(Debug, thiserror::Error)]
 #[error("the lexicons cannot be compiled: {0}")]
-pub struct BuildError(String);
+pub struct BuildError(pub(crate) String);
 
 /// Characters of context each side of a hit.
 const CONTEXT: usize = 60;
 
 pub struct Scanner {
-    automaton: AhoCorasick,
+    /// Anchored: walked from one word start at a time.
+    automaton: DFA,
+    filter: Filter,
     uses: Vec<Vec<Use>>,
     rules: Vec<CompiledRule>,
     negatives: Vec<CompiledNegative>,
@@ -106,16 +118,20 @@ impl Scanner {
                 });
             }
         }
-        // A full DFA: every pattern starts with a space, so no prefilter
-        // can skip ahead, and the DFA's one table lookup a byte is the
-        // fastest walk.
-        let automaton = AhoCorasick::builder()
+        // Anchored, since every walk starts at a word's space; Standard,
+        // so a walk reports every pattern that ends on its way.
+        let automaton = aho_corasick::dfa::Builder::new()
             .match_kind(MatchKind::Standard)
-            .kind(Some(AhoCorasickKind::DFA))
+            .start_kind(StartKind::Anchored)
+            .prefilter(false)
             .build(&patterns)
             .map_err(|e| BuildError(e.to_string()))?;
+        if automaton.start_state(Anchored::Yes).is_err() {
+            return Err(BuildError("no anchored start state".into()));
+        }
         Ok(Scanner {
             automaton,
+            filter: Filter::new(&patterns),
             uses,
             rules,
             negatives,
@@ -134,27 +150,62 @@ impl Scanner {
 
     /// As [`Scanner::scan`], reusing `buffer` for the normalised text.
     pub fn scan_with(&self, text: &str, buffer: &mut String) -> Vec<Hit> {
-        normalise_into(text, buffer);
-        self.scan_normalised(buffer)
+        let mut starts = Starts {
+            filter: &self.filter,
+            candidates: Vec::new(),
+        };
+        normalise_reporting(text, buffer, &mut starts);
+        self.scan_normalised(buffer, &starts.candidates)
     }
 
-    fn scan_normalised(&self, norm: &str) -> Vec<Hit> {
+    /// Walks the automaton from each candidate word start in `norm`.
+    fn scan_normalised(&self, norm: &str, candidates: &[usize]) -> Vec<Hit> {
         // Where each rule part and each negative was found (start, end).
         let mut parts: HashMap<(usize, usize), Vec<(usize, usize)>> = HashMap::new();
         let mut negatives: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
-        for m in self.automaton.find_overlapping_iter(norm) {
-            for u in &self.uses[m.pattern().as_usize()] {
-                match *u {
-                    Use::Part { rule, part } => {
-                        let at = parts.entry((rule, part)).or_default();
-                        if at.len() < 16 {
-                            at.push((m.start(), m.end()));
-                        }
+        let dfa = &self.automaton;
+        let Ok(anchored_start) = dfa.start_state(Anchored::Yes) else {
+            return Vec::new();
+        };
+        let bytes = norm.as_bytes();
+        // Walks go in order of their start, so each pattern's occurrences
+        // are listed left to right, as an unanchored search would list
+        // them, and the caps below keep the same ones.
+        for &start in candidates {
+            let mut sid = anchored_start;
+            for (end, &b) in bytes.iter().enumerate().skip(start) {
+                sid = dfa.next_state(Anchored::Yes, sid, b);
+                if !dfa.is_special(sid) {
+                    continue;
+                }
+                if dfa.is_dead(sid) {
+                    break;
+                }
+                if !dfa.is_match(sid) {
+                    continue;
+                }
+                let end = end + 1;
+                for i in 0..dfa.match_len(sid) {
+                    let pattern = dfa.match_pattern(sid, i);
+                    // A match state also carries the patterns that end
+                    // here but start later; their own walk finds them.
+                    if end - dfa.pattern_len(pattern) != start {
+                        continue;
                     }
-                    Use::Negative { negative } => {
-                        let at = negatives.entry(negative).or_default();
-                        if at.len() < 64 {
-                            at.push((m.start(), m.end()));
+                    for u in &self.uses[pattern.as_usize()] {
+                        match *u {
+                            Use::Part { rule, part } => {
+                                let at = parts.entry((rule, part)).or_default();
+                                if at.len() < 16 {
+                                    at.push((start, end));
+                                }
+                            }
+                            Use::Negative { negative } => {
+                                let at = negatives.entry(negative).or_default();
+                                if at.len() < 64 {
+                                    at.push((start, end));
+                                }
+                            }
                         }
                     }
                 }
@@ -235,4 +286,114 @@ fn context(norm: &str, (start, end): (usize, usize)) -> String {
         to += 1;
     }
     norm[from..to].trim().to_string()
+}
+
+/// Which word starts could begin a pattern, judged from the bytes after
+/// the space. A pattern is keyed by as much of its start as it has: its
+/// first eight bytes if it has them, else its first four, else its first
+/// two and a bucket of its third. A word start passes if it matches a key
+/// of any of the three kinds. It may say yes wrongly (hash collisions and
+/// buckets), never no wrongly.
+///
+/// Keying long patterns on eight bytes matters: many phrases begin with a
+/// common word (`how to ...`, `the ...`), and on three bytes every `how`
+/// and `the` in a page would start a walk.
+struct Filter {
+    /// Patterns with 2 or 3 bytes after the space: indexed by the first
+    /// two, a bit for the third's low five bits (all bits for 2).
+    short: Vec<u32>,
+    /// Bit sets over hashes of the first 4 (patterns with 4 to 7 bytes)
+    /// and first 8 (longer patterns) bytes after the space.
+    four: Vec<u64>,
+    eight: Vec<u64>,
+}
+
+/// log2 of the bits in each hashed set: 32 KiB each, sparse enough for
+/// ten thousand patterns to let few ordinary words through.
+const HASH_BITS: u32 = 18;
+
+#[inline(always)]
+fn hash4(b: [u8; 4]) -> usize {
+    (u32::from_le_bytes(b).wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
+}
+
+#[inline(always)]
+fn hash8(b: [u8; 8]) -> usize {
+    (u64::from_le_bytes(b).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HASH_BITS)) as usize
+}
+
+impl Filter {
+    fn new(patterns: &[String]) -> Filter {
+        let mut f = Filter {
+            short: vec![0u32; 1 << 16],
+            four: vec![0u64; 1 << (HASH_BITS - 6)],
+            eight: vec![0u64; 1 << (HASH_BITS - 6)],
+        };
+        for p in patterns {
+            let after = p.as_bytes().get(1..).unwrap_or_default();
+            match *after {
+                [b0, b1, ..] if after.len() <= 3 => {
+                    let slot = &mut f.short[usize::from(b0) << 8 | usize::from(b1)];
+                    *slot |= match after.get(2) {
+                        Some(&b2) => 1 << (b2 & 31),
+                        None => u32::MAX,
+                    };
+                }
+                [b0, b1, b2, b3, b4, b5, b6, b7, ..] => {
+                    let h = hash8([b0, b1, b2, b3, b4, b5, b6, b7]);
+                    f.eight[h >> 6] |= 1 << (h & 63);
+                }
+                [b0, b1, b2, b3, ..] => {
+                    let h = hash4([b0, b1, b2, b3]);
+                    f.four[h >> 6] |= 1 << (h & 63);
+                }
+                // Too short to key (no pattern is): every word start
+                // would have to be walked.
+                _ => f.short.iter_mut().for_each(|s| *s = u32::MAX),
+            }
+        }
+        f
+    }
+
+    /// Whether a pattern may start at a space followed by `next`.
+    #[inline(always)]
+    fn may_start(&self, next: [u8; 8]) -> bool {
+        let [b0, b1, b2, b3, ..] = next;
+        let short = self.short[usize::from(b0) << 8 | usize::from(b1)] >> (b2 & 31) & 1;
+        let h4 = hash4([b0, b1, b2, b3]);
+        let four = self.four[h4 >> 6] >> (h4 & 63) & 1;
+        let h8 = hash8(next);
+        let eight = self.eight[h8 >> 6] >> (h8 & 63) & 1;
+        (u64::from(short) | four | eight) != 0
+    }
+}
+
+/// Collects the word starts the [`Filter`] lets through.
+struct Starts<'a> {
+    filter: &'a Filter,
+    candidates: Vec<usize>,
+}
+
+impl Spaces for Starts<'_> {
+    #[inline]
+    fn ready(&mut self, out: &[u8], spaces: &[usize]) {
+        for &p in spaces {
+            let next = out
+                .get(p + 1..p + 1 + LOOKAHEAD)
+                .and_then(|n| <[u8; LOOKAHEAD]>::try_from(n).ok());
+            if next.is_none_or(|n| self.filter.may_start(n)) {
+                self.candidates.push(p);
+            }
+        }
+    }
+
+    fn tail(&mut self, out: &[u8], spaces: &[usize]) {
+        // Too near the end to index; the walk will find out.
+        self.candidates
+            .extend(spaces.iter().copied().filter(|&p| p + 1 < out.len()));
+    }
+
+    fn reset(&mut self) {
+        self.candidates.clear();
+    }
 }

@@ -1,0 +1,572 @@
+//! The monitor's first implementation, kept as the reference the fast
+//! path is tested against: a separate normalisation pass that builds the
+//! whole normalised string, then an unanchored Aho-Corasick search over it.
+//! Slow but simple, so a property test can hold the fast path to it.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use unicode_normalization::char::is_combining_mark;
+use unicode_normalization::UnicodeNormalization;
+
+use crate::lexicon::Lexicon;
+use crate::scan::{BuildError, Hit};
+
+/// Leetspeak digits and symbols, read as letters next to a letter.
+fn leet(b: u8) -> Option<u8> {
+    Some(match b {
+        b'0' => b'o',
+        b'1' => b'i',
+        b'3' => b'e',
+        b'4' => b'a',
+        b'5' => b's',
+        b'7' => b't',
+        b'8' => b'b',
+        b'@' => b'a',
+        b'$' => b's',
+        b'!' => b'i',
+        b'|' => b'l',
+        _ => return None,
+    })
+}
+
+/// Normalises `text` into `out` (cleared first), so a caller scanning many
+/// texts reuses one buffer.
+pub fn normalise_into(text: &str, out: &mut String) {
+    out.clear();
+    out.reserve(text.len() + 2);
+    if text.is_ascii() {
+        ascii(text.as_bytes(), out);
+    } else {
+        // Decompose, drop the accents, and fold what is left to ASCII where
+        // it has an ASCII letter; other scripts (Arabic, say) stay as they
+        // are, lower-cased.
+        let folded: String = text
+            .nfkd()
+            .filter(|c| !is_combining_mark(*c))
+            .flat_map(char::to_lowercase)
+            .map(|c| match c {
+                'ß' => 's',
+                'ł' => 'l',
+                'ø' => 'o',
+                'đ' => 'd',
+                '\u{2019}' | '\u{2018}' | '\u{02bc}' => '\'',
+                c => c,
+            })
+            .collect();
+        if folded.is_ascii() {
+            ascii(folded.as_bytes(), out);
+        } else {
+            general(&folded, out);
+        }
+    }
+    join_spelled_out(out);
+}
+
+/// The common case, a byte at a time.
+fn ascii(bytes: &[u8], out: &mut String) {
+    let mut last: u8 = b' ';
+    out.push(' ');
+    for (i, &b) in bytes.iter().enumerate() {
+        let lower = b.to_ascii_lowercase();
+        let mapped = if lower.is_ascii_lowercase() {
+            lower
+        } else if b == b'\'' {
+            // "don't" is "dont".
+            continue;
+        } else if let Some(l) = leet(b) {
+            let next_is_letter = bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
+            // A digit touching a letter is a letter (`h4rm`); a symbol only
+            // before one (`$uicide`, `k!ll`), so `harm!!!` stays `harm`.
+            let in_word = if b.is_ascii_digit() {
+                last.is_ascii_lowercase() || next_is_letter
+            } else {
+                next_is_letter
+            };
+            if in_word {
+                l
+            } else if b.is_ascii_digit() {
+                b
+            } else {
+                b' '
+            }
+        } else if b.is_ascii_digit() {
+            b
+        } else {
+            b' '
+        };
+        if mapped == last && (mapped == b' ' || mapped.is_ascii_lowercase()) {
+            continue;
+        }
+        out.push(mapped as char);
+        last = mapped;
+    }
+    if last != b' ' {
+        out.push(' ');
+    }
+}
+
+/// Any script: letters and digits kept, the rest a space, repeats folded.
+fn general(text: &str, out: &mut String) {
+    let mut last = ' ';
+    out.push(' ');
+    for c in text.chars() {
+        let mapped = if c.is_alphanumeric() {
+            c
+        } else if c == '\'' {
+            continue;
+        } else {
+            ' '
+        };
+        if mapped == last && !mapped.is_numeric() {
+            continue;
+        }
+        out.push(mapped);
+        last = mapped;
+    }
+    if last != ' ' {
+        out.push(' ');
+    }
+}
+
+/// Joins runs of three or more one-letter words: ` k i l l ` → ` kil `.
+fn join_spelled_out(out: &mut String) {
+    // Cheap test first: most text has no such run.
+    let b = out.as_bytes();
+    let mut run = 0;
+    let mut found = false;
+    let mut i = 1;
+    while i + 1 < b.len() {
+        if b[i - 1] == b' ' && b[i] != b' ' && b[i + 1] == b' ' && b[i].is_ascii() {
+            run += 1;
+            if run >= 3 {
+                found = true;
+                break;
+            }
+            i += 2;
+        } else {
+            run = 0;
+            i += 1;
+        }
+    }
+    if !found {
+        return;
+    }
+    let words: Vec<&str> = out.split(' ').filter(|w| !w.is_empty()).collect();
+    let mut joined: Vec<String> = Vec::with_capacity(words.len());
+    let mut k = 0;
+    while k < words.len() {
+        let mut j = k;
+        while j < words.len() && words[j].chars().count() == 1 {
+            j += 1;
+        }
+        if j - k >= 3 {
+            let mut w: String = String::new();
+            for piece in &words[k..j] {
+                if !w.ends_with(*piece) {
+                    w.push_str(piece);
+                }
+            }
+            joined.push(w);
+            k = j;
+        } else {
+            joined.push(words[k].to_string());
+            k += 1;
+        }
+    }
+    let mut rebuilt = String::with_capacity(out.len());
+    rebuilt.push(' ');
+    for w in joined {
+        rebuilt.push_str(&w);
+        rebuilt.push(' ');
+    }
+    *out = rebuilt;
+}
+
+/// [`normalise_into`] into a new string.
+pub fn normalise(text: &str) -> String {
+    let mut out = String::new();
+    normalise_into(text, &mut out);
+    out
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Use {
+    Part { rule: usize, part: usize },
+    Negative { negative: usize },
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    lexicon: usize,
+    label: String,
+    severity: u8,
+    parts: usize,
+    within: usize,
+}
+
+#[derive(Debug)]
+struct CompiledNegative {
+    lexicon: usize,
+    within: usize,
+}
+
+/// Characters of context each side of a hit.
+const CONTEXT: usize = 60;
+
+pub struct Scanner {
+    automaton: AhoCorasick,
+    uses: Vec<Vec<Use>>,
+    rules: Vec<CompiledRule>,
+    negatives: Vec<CompiledNegative>,
+    lexicons: Vec<(String, String)>,
+}
+
+impl Scanner {
+    pub fn new(lexicons: &[Lexicon]) -> Result<Scanner, BuildError> {
+        let mut patterns: Vec<String> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        let mut uses: Vec<Vec<Use>> = Vec::new();
+        let mut add =
+            |pattern: String, u: Use, patterns: &mut Vec<String>, uses: &mut Vec<Vec<Use>>| {
+                let id = *index.entry(pattern.clone()).or_insert_with(|| {
+                    patterns.push(pattern);
+                    uses.push(Vec::new());
+                    patterns.len() - 1
+                });
+                uses[id].push(u);
+            };
+        let mut rules = Vec::new();
+        let mut negatives = Vec::new();
+        for (l, lex) in lexicons.iter().enumerate() {
+            for r in &lex.rules {
+                let rule = rules.len();
+                for (part, text) in r.parts.iter().enumerate() {
+                    // Whole words, or a word's start for a prefix rule.
+                    let pattern = if r.prefix {
+                        format!(" {text}")
+                    } else {
+                        format!(" {text} ")
+                    };
+                    add(pattern, Use::Part { rule, part }, &mut patterns, &mut uses);
+                }
+                rules.push(CompiledRule {
+                    lexicon: l,
+                    label: r.label.clone(),
+                    severity: r.severity,
+                    parts: r.parts.len(),
+                    within: r.within,
+                });
+            }
+            for n in &lex.negatives {
+                let negative = negatives.len();
+                add(
+                    format!(" {} ", n.phrase),
+                    Use::Negative { negative },
+                    &mut patterns,
+                    &mut uses,
+                );
+                negatives.push(CompiledNegative {
+                    lexicon: l,
+                    within: n.within,
+                });
+            }
+        }
+        // A full DFA: every pattern starts with a space, so no prefilter
+        // can skip ahead, and the DFA's one table lookup a byte is the
+        // fastest walk.
+        let automaton = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&patterns)
+            .map_err(|e| BuildError(e.to_string()))?;
+        Ok(Scanner {
+            automaton,
+            uses,
+            rules,
+            negatives,
+            lexicons: lexicons
+                .iter()
+                .map(|l| (l.theme.clone(), l.language.clone()))
+                .collect(),
+        })
+    }
+
+    /// Scans `text` (a search, a URL, a title or page text).
+    pub fn scan(&self, text: &str) -> Vec<Hit> {
+        let mut buffer = String::new();
+        self.scan_with(text, &mut buffer)
+    }
+
+    /// As [`Scanner::scan`], reusing `buffer` for the normalised text.
+    pub fn scan_with(&self, text: &str, buffer: &mut String) -> Vec<Hit> {
+        normalise_into(text, buffer);
+        self.scan_normalised(buffer)
+    }
+
+    fn scan_normalised(&self, norm: &str) -> Vec<Hit> {
+        // Where each rule part and each negative was found (start, end).
+        let mut parts: HashMap<(usize, usize), Vec<(usize, usize)>> = HashMap::new();
+        let mut negatives: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
+        for m in self.automaton.find_overlapping_iter(norm) {
+            for u in &self.uses[m.pattern().as_usize()] {
+                match *u {
+                    Use::Part { rule, part } => {
+                        let at = parts.entry((rule, part)).or_default();
+                        if at.len() < 16 {
+                            at.push((m.start(), m.end()));
+                        }
+                    }
+                    Use::Negative { negative } => {
+                        let at = negatives.entry(negative).or_default();
+                        if at.len() < 64 {
+                            at.push((m.start(), m.end()));
+                        }
+                    }
+                }
+            }
+        }
+        if parts.is_empty() {
+            return Vec::new();
+        }
+        let mut rules: Vec<usize> = parts.keys().map(|(r, _)| *r).collect();
+        rules.sort_unstable();
+        rules.dedup();
+        let mut hits = Vec::new();
+        for r in rules {
+            let rule = &self.rules[r];
+            let Some(span) = self.span(r, rule, &parts) else {
+                continue;
+            };
+            let negated = negatives.iter().any(|(n, at)| {
+                let neg = &self.negatives[*n];
+                neg.lexicon == rule.lexicon
+                    && at
+                        .iter()
+                        .any(|(s, e)| *s <= span.1 + neg.within && span.0 <= *e + neg.within)
+            });
+            if negated {
+                continue;
+            }
+            let (theme, language) = &self.lexicons[rule.lexicon];
+            hits.push(Hit {
+                theme: theme.clone(),
+                language: language.clone(),
+                severity: rule.severity,
+                rule: rule.label.clone(),
+                context: context(norm, span),
+            });
+        }
+        hits.sort_by(|a, b| {
+            b.severity
+                .cmp(&a.severity)
+                .then_with(|| a.theme.cmp(&b.theme))
+        });
+        hits
+    }
+
+    /// Where every part of `rule` was found close enough together.
+    fn span(
+        &self,
+        r: usize,
+        rule: &CompiledRule,
+        parts: &HashMap<(usize, usize), Vec<(usize, usize)>>,
+    ) -> Option<(usize, usize)> {
+        let first = parts.get(&(r, 0))?;
+        'candidates: for &(s0, e0) in first {
+            let (mut lo, mut hi) = (s0, e0);
+            for p in 1..rule.parts {
+                let at = parts.get(&(r, p))?;
+                // The occurrence nearest this candidate.
+                let &(s, e) = at.iter().min_by_key(|(s, _)| s.abs_diff(s0))?;
+                lo = lo.min(s);
+                hi = hi.max(e);
+                if rule.within > 0 && hi - lo > rule.within {
+                    continue 'candidates;
+                }
+            }
+            return Some((lo, hi));
+        }
+        None
+    }
+}
+
+fn context(norm: &str, (start, end): (usize, usize)) -> String {
+    let mut from = start.saturating_sub(CONTEXT);
+    while !norm.is_char_boundary(from) {
+        from -= 1;
+    }
+    let mut to = (end + CONTEXT).min(norm.len());
+    while !norm.is_char_boundary(to) {
+        to += 1;
+    }
+    norm[from..to].trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use crate::built_in_lexicons;
+
+    /// Pieces that exercise every branch of normalisation: case, leetspeak
+    /// next to letters and not, repeats, apostrophes, spelled-out letters,
+    /// accents that fold to ASCII, quotes that do not, other scripts,
+    /// combining marks, and characters that decompose into several.
+    const PIECES: &[&str] = &[
+        " ",
+        "  ",
+        ".",
+        ",",
+        "!",
+        "!!",
+        "?",
+        "-",
+        "'",
+        "’",
+        "“",
+        "”",
+        "\u{a0}",
+        "…",
+        "—",
+        "\n",
+        "\t",
+        "a",
+        "b",
+        "i",
+        "k",
+        "l",
+        "x",
+        "A",
+        "K",
+        "L",
+        "0",
+        "1",
+        "3",
+        "4",
+        "5",
+        "7",
+        "8",
+        "2",
+        "9",
+        "@",
+        "$",
+        "|",
+        "h4rm",
+        "s3lf",
+        "su1c1de",
+        "$uicide",
+        "k!ll",
+        "k i l l",
+        "l l l",
+        "a b c",
+        "1 2 3",
+        "é",
+        "É",
+        "café",
+        "naïve",
+        "e\u{301}",
+        "\u{301}",
+        "ß",
+        "ł",
+        "ø",
+        "đ",
+        "İ",
+        "ﬁ",
+        "²",
+        "Ⅻ",
+        "ا",
+        "ب",
+        "ت",
+        "ا ب ت",
+        "انتحار",
+        "Σ",
+        "ς",
+        "日本",
+        "🙂",
+        "\u{200b}",
+        "<b>",
+        "&amp;",
+        "2026",
+        "don't",
+        "kiiiill",
+        "myseeeelf",
+        "the",
+        "and",
+        "want",
+        "to",
+        "die",
+        "kill",
+        "myself",
+        "self",
+        "harm",
+        "purge",
+        "how",
+        "suicide",
+        "methods",
+        "cut",
+        "hair",
+        "overdose",
+        "paracetamol",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => prop::sample::select(PIECES).prop_map(str::to_string),
+                1 => "\\PC{0,3}",
+            ],
+            0..40,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    /// Lexicon phrases with noise between them, so rules and negatives fire.
+    fn page(phrases: Vec<String>) -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                3 => prop::sample::select(phrases),
+                3 => prop::sample::select(PIECES).prop_map(str::to_string),
+                1 => "[a-z ]{0,12}",
+            ],
+            0..60,
+        )
+        .prop_map(|v| v.join(" "))
+    }
+
+    fn phrases() -> Vec<String> {
+        let mut out = Vec::new();
+        for l in built_in_lexicons().expect("built-in lexicons") {
+            for r in l.rules {
+                out.extend(r.parts);
+            }
+            out.extend(l.negatives.into_iter().map(|n| n.phrase));
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn normalises_as_the_reference_does(t in text()) {
+            prop_assert_eq!(crate::normalise(&t), super::normalise(&t));
+        }
+    }
+
+    #[test]
+    fn scans_as_the_reference_does() {
+        let lexicons = built_in_lexicons().expect("built-in lexicons");
+        let fast = crate::Scanner::new(&lexicons).expect("compile");
+        let slow = super::Scanner::new(&lexicons).expect("compile");
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
+        runner
+            .run(&page(phrases()), |t| {
+                prop_assert_eq!(fast.scan(&t), slow.scan(&t), "{:?}", t);
+                Ok(())
+            })
+            .expect("same hits");
+    }
+}
