@@ -536,9 +536,9 @@ mod tests {
         .prop_map(|v| v.join(" "))
     }
 
-    fn phrases() -> Vec<String> {
+    fn phrases_of(lexicons: &[crate::Lexicon]) -> Vec<String> {
         let mut out = Vec::new();
-        for l in built_in_lexicons().expect("built-in lexicons") {
+        for l in lexicons.iter().cloned() {
             for r in l.rules {
                 out.extend(r.parts);
             }
@@ -563,7 +563,68 @@ mod tests {
         let slow = super::Scanner::new(&lexicons).expect("compile");
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(3000));
         runner
-            .run(&page(phrases()), |t| {
+            .run(&page(phrases_of(&lexicons)), |t| {
+                prop_assert_eq!(fast.scan(&t), slow.scan(&t), "{:?}", t);
+                Ok(())
+            })
+            .expect("same hits");
+    }
+
+    /// Texts longer than a block of the fast loop and than a batch of the
+    /// join's reporting, so state carried between them is exercised.
+    #[test]
+    fn long_texts_scan_as_the_reference_does() {
+        let lexicons = built_in_lexicons().expect("built-in lexicons");
+        let fast = crate::Scanner::new(&lexicons).expect("compile");
+        let slow = super::Scanner::new(&lexicons).expect("compile");
+        let long =
+            prop::collection::vec(page(phrases_of(&lexicons)), 1..12).prop_map(|v| v.concat());
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(200));
+        runner
+            .run(&long, |t| {
+                prop_assert_eq!(crate::normalise(&t), super::normalise(&t));
+                prop_assert_eq!(fast.scan(&t), slow.scan(&t));
+                Ok(())
+            })
+            .expect("same hits");
+        // Spelled-out letters throughout a long text (the join rewrites it
+        // in place and reports its spaces in batches).
+        let t = "a b c want to die k i l l myself ".repeat(400) + &"x y ".repeat(900);
+        assert_eq!(crate::normalise(&t), super::normalise(&t));
+        assert_eq!(fast.scan(&t), slow.scan(&t));
+    }
+
+    /// Every lexicon file on disk, in whatever languages and scripts are
+    /// there, whether or not `built_in()` lists it yet.
+    fn on_disk() -> Vec<crate::Lexicon> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("lexicons");
+        let mut out = Vec::new();
+        for dir in std::fs::read_dir(root).into_iter().flatten().flatten() {
+            for f in std::fs::read_dir(dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let path = f.path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    if let Ok(l) = crate::Lexicon::parse(&path.display().to_string(), &text) {
+                        out.push(l);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_language_scans_as_the_reference_does() {
+        let lexicons = on_disk();
+        let fast = crate::Scanner::new(&lexicons).expect("compile");
+        let slow = super::Scanner::new(&lexicons).expect("compile");
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(2000));
+        runner
+            .run(&page(phrases_of(&lexicons)), |t| {
                 prop_assert_eq!(fast.scan(&t), slow.scan(&t), "{:?}", t);
                 Ok(())
             })
