@@ -279,9 +279,8 @@ fn plain(
     st: &mut State,
 ) -> usize {
     let (mut pos, mut ns, mut last) = (st.pos, st.ns, st.last);
-    let end = end.min(bytes.len());
-    while i < end {
-        let m = map[usize::from(bytes[i])];
+    for &b in bytes.get(i..end).unwrap_or_default() {
+        let m = map[usize::from(b)];
         if m == 0 {
             break;
         }

@@ -301,11 +301,11 @@ fn context(norm: &str, (start, end): (usize, usize)) -> String {
 struct Filter {
     /// Patterns with 2 or 3 bytes after the space: indexed by the first
     /// two, a bit for the third's low five bits (all bits for 2).
-    short: Vec<u32>,
+    short: Box<[u32; 1 << 16]>,
     /// Bit sets over hashes of the first 4 (patterns with 4 to 7 bytes)
     /// and first 8 (longer patterns) bytes after the space.
-    four: Vec<u64>,
-    eight: Vec<u64>,
+    four: Box<[u64; 1 << (HASH_BITS - 6)]>,
+    eight: Box<[u64; 1 << (HASH_BITS - 6)]>,
 }
 
 /// log2 of the bits in each hashed set: 32 KiB each, sparse enough for
@@ -325,15 +325,15 @@ fn hash8(b: [u8; 8]) -> usize {
 impl Filter {
     fn new(patterns: &[String]) -> Filter {
         let mut f = Filter {
-            short: vec![0u32; 1 << 16],
-            four: vec![0u64; 1 << (HASH_BITS - 6)],
-            eight: vec![0u64; 1 << (HASH_BITS - 6)],
+            short: Box::new([0; 1 << 16]),
+            four: Box::new([0; 1 << (HASH_BITS - 6)]),
+            eight: Box::new([0; 1 << (HASH_BITS - 6)]),
         };
         for p in patterns {
             let after = p.as_bytes().get(1..).unwrap_or_default();
             match *after {
                 [b0, b1, ..] if after.len() <= 3 => {
-                    let slot = &mut f.short[usize::from(b0) << 8 | usize::from(b1)];
+                    let slot = &mut f.short[usize::from(u16::from_le_bytes([b1, b0]))];
                     *slot |= match after.get(2) {
                         Some(&b2) => 1 << (b2 & 31),
                         None => u32::MAX,
@@ -341,11 +341,11 @@ impl Filter {
                 }
                 [b0, b1, b2, b3, b4, b5, b6, b7, ..] => {
                     let h = hash8([b0, b1, b2, b3, b4, b5, b6, b7]);
-                    f.eight[h >> 6] |= 1 << (h & 63);
+                    f.eight[(h >> 6) % f.eight.len()] |= 1 << (h & 63);
                 }
                 [b0, b1, b2, b3, ..] => {
                     let h = hash4([b0, b1, b2, b3]);
-                    f.four[h >> 6] |= 1 << (h & 63);
+                    f.four[(h >> 6) % f.four.len()] |= 1 << (h & 63);
                 }
                 // Too short to key (no pattern is): every word start
                 // would have to be walked.
@@ -359,11 +359,11 @@ impl Filter {
     #[inline(always)]
     fn may_start(&self, next: [u8; 8]) -> bool {
         let [b0, b1, b2, b3, ..] = next;
-        let short = self.short[usize::from(b0) << 8 | usize::from(b1)] >> (b2 & 31) & 1;
+        let short = self.short[usize::from(u16::from_le_bytes([b1, b0]))] >> (b2 & 31) & 1;
         let h4 = hash4([b0, b1, b2, b3]);
-        let four = self.four[h4 >> 6] >> (h4 & 63) & 1;
+        let four = self.four[(h4 >> 6) % self.four.len()] >> (h4 & 63) & 1;
         let h8 = hash8(next);
-        let eight = self.eight[h8 >> 6] >> (h8 & 63) & 1;
+        let eight = self.eight[(h8 >> 6) % self.eight.len()] >> (h8 & 63) & 1;
         (u64::from(short) | four | eight) != 0
     }
 }
