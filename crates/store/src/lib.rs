@@ -28,7 +28,7 @@ use std::path::PathBuf;
 pub use access::{event_for, Request};
 pub use event::{search_terms, AccessEvent, EventRef, Protocol, RefGenerator};
 pub use query::{write_csv, EventQuery, SqlValue};
-pub use writer::{EventSink, StatsSnapshot, Writer, WriterConfig};
+pub use writer::{EventSink, EventTap, StatsSnapshot, Writer, WriterConfig};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -203,12 +203,30 @@ fn yield_to_listeners() {
 pub struct EventSink {
     tx: SyncSender<AccessEvent>,
     shared: Arc<Shared>,
+    tap: Option<EventTap>,
 }
 
+/// Sees every event as it is logged (the monitor watches blocked attempts
+/// and search terms here, whichever listener saw them). It runs on the
+/// listener's thread, so it must be quick.
+pub type EventTap = Arc<dyn Fn(&AccessEvent) + Send + Sync>;
+
 impl EventSink {
+    /// The same sink, with `tap` shown every event.
+    pub fn with_tap(&self, tap: EventTap) -> EventSink {
+        EventSink {
+            tx: self.tx.clone(),
+            shared: self.shared.clone(),
+            tap: Some(tap),
+        }
+    }
+
     /// Logs one event: onto the queue, or into the journal if the queue is
     /// full.
     pub fn record(&self, event: AccessEvent) {
+        if let Some(tap) = &self.tap {
+            tap(&event);
+        }
         if self.shared.stalled() {
             self.shared.spill(std::slice::from_ref(&event));
             return;
@@ -274,6 +292,7 @@ impl Writer {
             sink: Some(EventSink {
                 tx,
                 shared: shared.clone(),
+                tap: None,
             }),
             thread: Some(thread),
             shared,

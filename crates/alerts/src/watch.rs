@@ -1,0 +1,312 @@
+//! Where the monitor meets traffic. The [`Watcher`] sees every access
+//! event as it is logged (search terms, full URLs, and blocked attempts
+//! from DNS and the proxy alike) and, as the proxy's content observer, the
+//! text of pages as they stream to the pupil. What it finds at or above the
+//! alert severity goes to the alert worker as [`NewAlert`]s; it never
+//! waits on the database.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use tutela_monitor::lexicon::THEMES;
+use tutela_monitor::{AttemptTracker, EscalationRule, Hit, Scanner};
+use tutela_proxy::{ContentObserver, PageContext, TextKind, TextSink};
+use tutela_store::alerts::NewAlert;
+
+use crate::worker::Job;
+use tutela_store::AccessEvent;
+
+use crate::text::{decode_url, visible_text};
+
+/// How the watcher judges what it sees.
+#[derive(Debug, Clone)]
+pub struct WatchRules {
+    pub alert_severity: u8,
+    pub escalation: EscalationRule,
+    pub escalation_severity: BTreeMap<String, u8>,
+    pub category_themes: BTreeMap<String, String>,
+    pub page_text_limit: usize,
+}
+
+struct Inner {
+    scanner: ArcSwap<Scanner>,
+    rules: WatchRules,
+    attempts: Mutex<Attempts>,
+    found: Sender<Job>,
+}
+
+#[derive(Default)]
+struct Attempts {
+    tracker: AttemptTracker,
+    /// The last attempt's host per pupil and theme: a page that loads a
+    /// blocked site's pieces one after another is one attempt, not ten.
+    last: HashMap<(String, String), (Vec<u8>, i64)>,
+}
+
+/// The most of a search, title or URL kept with an alert.
+const EXCERPT_CHARS: usize = 300;
+
+/// Attempts on the same host closer together than this are one attempt.
+const SAME_ATTEMPT_US: i64 = 60_000_000;
+
+/// Cheap to clone; every clone feeds the same worker.
+#[derive(Clone)]
+pub struct Watcher {
+    inner: Arc<Inner>,
+}
+
+fn now_us() -> i64 {
+    jiff::Timestamp::now().as_microsecond()
+}
+
+impl Watcher {
+    pub fn new(scanner: Scanner, rules: WatchRules, found: Sender<Job>) -> Watcher {
+        Watcher {
+            inner: Arc::new(Inner {
+                scanner: ArcSwap::from_pointee(scanner),
+                attempts: Mutex::new(Attempts {
+                    tracker: AttemptTracker::new(rules.escalation),
+                    last: HashMap::new(),
+                }),
+                rules,
+                found,
+            }),
+        }
+    }
+
+    /// Puts new lexicons in force for everything scanned from now on.
+    pub fn set_scanner(&self, scanner: Scanner) {
+        self.inner.scanner.store(Arc::new(scanner));
+    }
+
+    /// For [`tutela_store::EventSink::with_tap`].
+    pub fn tap(&self) -> tutela_store::EventTap {
+        let watcher = self.clone();
+        Arc::new(move |event: &AccessEvent| watcher.event(event))
+    }
+
+    fn send(&self, alert: NewAlert) {
+        if self.inner.found.send(Job::Alert(alert)).is_err() {
+            tracing::error!("the alert worker has stopped; an alert was lost");
+        }
+    }
+
+    /// Alerts for the hits at or above the alert severity. A short text (a
+    /// search, a title, a URL) is shown whole, as typed; in a page, the
+    /// normalised text around the hit.
+    fn report(&self, hits: &[Hit], base: &NewAlert, whole: Option<&str>) {
+        for hit in hits
+            .iter()
+            .filter(|h| h.severity >= self.inner.rules.alert_severity)
+        {
+            self.send(NewAlert {
+                theme: hit.theme.clone(),
+                severity: hit.severity,
+                rule: hit.rule.clone(),
+                excerpt: match whole {
+                    Some(text) => text.chars().take(EXCERPT_CHARS).collect(),
+                    None => hit.context.clone(),
+                },
+                ..base.clone()
+            });
+        }
+    }
+
+    /// One logged event: its search terms and URL are scanned, and a blocked
+    /// one counts as an attempt on the themes it touches.
+    pub fn event(&self, event: &AccessEvent) {
+        let blocked = event.action == "block";
+        if event.search.is_none() && event.url.is_none() && !blocked {
+            return;
+        }
+        let scanner = self.inner.scanner.load();
+        let subject = event
+            .user
+            .clone()
+            .or_else(|| event.device.clone())
+            .unwrap_or_else(|| event.client_ip.clone());
+        let url = event
+            .url
+            .as_deref()
+            .map(|u| String::from_utf8_lossy(u).into_owned());
+        let base = NewAlert {
+            time_us: event.time_us,
+            subject,
+            group: event.group.clone(),
+            theme: String::new(),
+            severity: 0,
+            rule: String::new(),
+            source: String::new(),
+            excerpt: String::new(),
+            url: url.clone(),
+            event_ref: Some(event.reference.to_string()),
+        };
+        let mut buffer = String::new();
+        let mut touched: Vec<String> = Vec::new();
+        // The search terms are in the URL too: scanned once, as a search.
+        let (text, source) = match (&event.search, &url) {
+            (Some(search), _) => (Some(search.clone()), "search"),
+            (None, Some(u)) => (Some(decode_url(u)), "url"),
+            (None, None) => (None, ""),
+        };
+        if let Some(text) = text {
+            let hits = scanner.scan_with(&text, &mut buffer);
+            self.report(
+                &hits,
+                &NewAlert {
+                    source: source.into(),
+                    ..base.clone()
+                },
+                Some(&text),
+            );
+            touched.extend(hits.into_iter().map(|h| h.theme));
+        }
+        if !blocked {
+            return;
+        }
+        let host = String::from_utf8_lossy(&event.host);
+        touched.extend(
+            scanner
+                .scan_with(&host, &mut buffer)
+                .into_iter()
+                .map(|h| h.theme),
+        );
+        let rules = &self.inner.rules;
+        for category in &event.categories {
+            if let Some(theme) = rules.category_themes.get(category) {
+                touched.push(theme.clone());
+            } else if THEMES.contains(&category.as_str()) {
+                touched.push(category.clone());
+            }
+        }
+        touched.sort();
+        touched.dedup();
+        for theme in touched {
+            let Some(&severity) = rules.escalation_severity.get(&theme) else {
+                continue;
+            };
+            if let Some(alert) = self.attempt(&base, &theme, severity, &event.host) {
+                self.send(alert);
+            }
+        }
+    }
+
+    fn attempt(&self, base: &NewAlert, theme: &str, severity: u8, host: &[u8]) -> Option<NewAlert> {
+        let mut attempts = match self.inner.attempts.lock() {
+            Ok(a) => a,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let key = (base.subject.clone(), theme.to_string());
+        if let Some((last_host, at)) = attempts.last.get(&key) {
+            if last_host == host && base.time_us - at < SAME_ATTEMPT_US {
+                return None;
+            }
+        }
+        attempts.last.insert(key, (host.to_vec(), base.time_us));
+        if attempts.last.len() > 100_000 {
+            let cutoff = base.time_us - self.inner.rules.escalation.window_us;
+            attempts.last.retain(|_, (_, t)| *t >= cutoff);
+        }
+        let escalation = attempts
+            .tracker
+            .blocked(&base.subject, theme, base.time_us)?;
+        let minutes = (escalation.last_us - escalation.first_us) / 60_000_000;
+        Some(NewAlert {
+            theme: theme.to_string(),
+            severity,
+            rule: format!(
+                "{} blocked attempts within {} min",
+                escalation.attempts,
+                minutes.max(1)
+            ),
+            source: "attempts".into(),
+            excerpt: String::from_utf8_lossy(host).into_owned(),
+            ..base.clone()
+        })
+    }
+}
+
+impl ContentObserver for Watcher {
+    /// Requests are seen through the event tap, which also sees DNS.
+    fn request(&self, _page: &PageContext) {}
+
+    fn open(&self, page: &PageContext, kind: TextKind) -> Option<Box<dyn TextSink>> {
+        if page.blocked {
+            return None;
+        }
+        Some(Box::new(PageText {
+            watcher: self.clone(),
+            page: page.clone(),
+            kind,
+            text: Vec::new(),
+        }))
+    }
+}
+
+/// A page's text, kept up to the limit and scanned when it ends.
+struct PageText {
+    watcher: Watcher,
+    page: PageContext,
+    kind: TextKind,
+    text: Vec<u8>,
+}
+
+impl TextSink for PageText {
+    fn text(&mut self, chunk: &[u8]) {
+        let room = self
+            .watcher
+            .inner
+            .rules
+            .page_text_limit
+            .saturating_sub(self.text.len());
+        self.text.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+
+    fn end(self: Box<Self>, _complete: bool) {
+        let raw = String::from_utf8_lossy(&self.text);
+        let (title, body) = match self.kind {
+            TextKind::Html => visible_text(&raw),
+            TextKind::Plain => (None, raw.into_owned()),
+        };
+        let scanner = self.watcher.inner.scanner.load();
+        let base = NewAlert {
+            time_us: now_us(),
+            subject: self
+                .page
+                .user
+                .clone()
+                .unwrap_or_else(|| self.page.client_ip.to_string()),
+            group: Some(self.page.group.clone()),
+            theme: String::new(),
+            severity: 0,
+            rule: String::new(),
+            source: String::new(),
+            excerpt: String::new(),
+            url: Some(self.page.url.clone()),
+            event_ref: Some(self.page.reference.to_string()),
+        };
+        let mut buffer = String::new();
+        if let Some(title) = title {
+            let hits = scanner.scan_with(&title, &mut buffer);
+            self.watcher.report(
+                &hits,
+                &NewAlert {
+                    source: "title".into(),
+                    ..base.clone()
+                },
+                Some(&title),
+            );
+        }
+        let hits = scanner.scan_with(&body, &mut buffer);
+        self.watcher.report(
+            &hits,
+            &NewAlert {
+                source: "page".into(),
+                ..base
+            },
+            None,
+        );
+    }
+}
