@@ -28,7 +28,9 @@ pub fn enforce(safe: &SafeSearch, path_and_query: &str, headers: &mut HeaderMap)
     set_query_param(path_and_query, key, value)
 }
 
-/// `path?query` with every `key=` pair replaced by one `key=value`.
+/// `path?query` with every `key=` pair replaced by one `key=value`. A
+/// pair counts as `key` however its name is spelt to a server that decodes
+/// it (`SAFE`, `s%61fe`), so no other spelling of the switch survives.
 fn set_query_param(path_and_query: &str, key: &str, value: &str) -> String {
     let (path, query) = path_and_query
         .split_once('?')
@@ -38,7 +40,7 @@ fn set_query_param(path_and_query: &str, key: &str, value: &str) -> String {
     out.push('?');
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let name = pair.split_once('=').map_or(pair, |(k, _)| k);
-        if !name.eq_ignore_ascii_case(key) {
+        if !names_the_same(name, key) {
             out.push_str(pair);
             out.push('&');
         }
@@ -47,6 +49,16 @@ fn set_query_param(path_and_query: &str, key: &str, value: &str) -> String {
     out.push('=');
     out.push_str(value);
     out
+}
+
+/// Whether the query parameter name `name`, percent-decoded with `+` as a
+/// space, is `key` in any case.
+fn names_the_same(name: &str, key: &str) -> bool {
+    if !name.contains(['%', '+']) {
+        return name.eq_ignore_ascii_case(key);
+    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(&name.replace('+', " ")).collect();
+    decoded.eq_ignore_ascii_case(key.as_bytes())
 }
 
 #[cfg(test)]
@@ -86,5 +98,23 @@ mod tests {
         let y = safe(SearchEngine::YouTube, "restrict.youtube.com");
         enforce(&y, "/", &mut h);
         assert_eq!(h[YOUTUBE_RESTRICT], "Strict");
+    }
+
+    /// Found by the `url` fuzz target: a percent-encoded name is the same
+    /// parameter to the engine, and an earlier `safe=off` spelt so would
+    /// have stayed in front of the forced one.
+    #[test]
+    fn every_spelling_of_the_switch_is_replaced() {
+        let mut h = HeaderMap::new();
+        let g = safe(SearchEngine::Google, "forcesafesearch.google.com");
+        assert_eq!(
+            enforce(&g, "/search?s%61fe=off&q=x&%73AFE=images&safe%2B=x", &mut h),
+            "/search?q=x&safe%2B=x&safe=active"
+        );
+        let b = safe(SearchEngine::Bing, "strict.bing.com");
+        assert_eq!(
+            enforce(&b, "/search?%61dlt=off&q=a+b", &mut h),
+            "/search?q=a+b&adlt=strict"
+        );
     }
 }
