@@ -7,11 +7,12 @@
 //! The output starts and ends with a space and has one space between
 //! words, so a whole-word phrase is just the phrase with a space each side.
 //!
-//! Page text is scanned at hundreds of megabytes a second, so the common
-//! case (ASCII, or text whose accents and quotes fold to ASCII) runs as
-//! one table-driven loop that also lists where the spaces (word starts)
-//! fell, which is all the scanner needs to find candidate phrases. Text in
-//! other scripts takes a simpler, slower path.
+//! Page text is scanned at hundreds of megabytes a second, so it runs
+//! through one table-driven loop that also lists where the spaces (word
+//! starts) fell, which is all the scanner needs to find candidate phrases.
+//! Runs of characters outside ASCII are first folded (accents dropped),
+//! and what stays outside ASCII takes a slower path a character at a time;
+//! neither changes how the ASCII around it is read.
 
 use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
@@ -19,31 +20,22 @@ use unicode_normalization::UnicodeNormalization;
 /// What the fast loop does with a byte: a non-zero entry is the byte it
 /// becomes (a lower-case letter, or a space for whitespace and
 /// punctuation); zero means it needs a closer look in [`special`]: digits,
-/// the apostrophe, anything outside ASCII, and (with `leet`) the
-/// leetspeak symbols.
-const fn byte_map(leet: bool) -> [u8; 256] {
+/// the apostrophe, the leetspeak symbols, and anything outside ASCII.
+const BYTE_MAP: [u8; 256] = {
     let mut map = [b' '; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
         if c.is_ascii_alphabetic() {
             map[b] = c.to_ascii_lowercase();
-        } else if c.is_ascii_digit()
-            || c >= 0x80
-            || c == b'\''
-            || (leet && matches!(c, b'@' | b'$' | b'!' | b'|'))
+        } else if c.is_ascii_digit() || c >= 0x80 || matches!(c, b'\'' | b'@' | b'$' | b'!' | b'|')
         {
             map[b] = 0;
         }
         b += 1;
     }
     map
-}
-
-/// For ASCII text, which reads leetspeak.
-const ASCII_MAP: [u8; 256] = byte_map(true);
-/// For text in other scripts, which does not.
-const GENERAL_MAP: [u8; 256] = byte_map(false);
+};
 
 /// `last` when the last character written was not ASCII (it is then in
 /// [`State::last_char`]); no byte the fast loop writes equals it.
@@ -102,19 +94,18 @@ pub fn normalise(text: &str) -> String {
 }
 
 /// [`normalise_into`], telling `spaces` where the spaces fell.
+///
+/// Every decision is made from a character's neighbours (leetspeak from
+/// the characters either side, a join from the run of one-letter words it
+/// is in), never from the text as a whole: one curly quote or em dash on a
+/// page must not change how `s3lf h4rm` further down is read.
 pub(crate) fn normalise_reporting<S: Spaces>(text: &str, out: &mut String, spaces: &mut S) {
     let mut buf = std::mem::take(out).into_bytes();
     buf.clear();
     if text.is_ascii() {
-        fast::<_, false>(text.as_bytes(), &mut buf, spaces)
+        fast(text.as_bytes(), &mut buf, spaces)
     } else {
-        // Leetspeak is read only if the whole text folds to ASCII.
-        let (folded, folded_is_ascii) = fold(text);
-        if folded_is_ascii {
-            fast::<_, false>(folded.as_bytes(), &mut buf, spaces)
-        } else {
-            fast::<_, true>(folded.as_bytes(), &mut buf, spaces)
-        }
+        fast(fold(text).as_bytes(), &mut buf, spaces)
     }
     // Only whole characters are ever written, so this cannot fail; were
     // it to, a lossy copy is still text the scanner can read.
@@ -124,14 +115,13 @@ pub(crate) fn normalise_reporting<S: Spaces>(text: &str, out: &mut String, space
 
 /// Decomposes, drops the accents, lower-cases and folds to ASCII where a
 /// character has an ASCII letter; other scripts (Arabic, say) stay as they
-/// are, lower-cased. Returns the folded text and whether it is all ASCII.
+/// are, lower-cased.
 ///
 /// Runs of ASCII need none of this (and NFKD never reorders across an
 /// ASCII character, which has combining class 0), so only the runs of
 /// other characters go through the Unicode machinery.
-fn fold(text: &str) -> (String, bool) {
+fn fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
-    let mut all_ascii = true;
     let mut rest = text;
     while !rest.is_empty() {
         let ascii_end = rest
@@ -159,12 +149,11 @@ fn fold(text: &str) -> (String, bool) {
                 c => c,
             })
         {
-            all_ascii &= c.is_ascii();
             folded.push(c);
         }
         rest = &rest[other_end..];
     }
-    (folded, all_ascii)
+    folded
 }
 
 /// Input bytes per block: the block's output and space list stay in L1
@@ -189,11 +178,9 @@ struct State {
 }
 
 /// Normalises folded text (or ASCII text as it is) a byte at a time
-/// through a [`byte_map`]. `GENERAL`: the text has characters outside
-/// ASCII, and leetspeak is not read. Returns whether `sink` saw the final
-/// text.
-fn fast<S: Spaces, const GENERAL: bool>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) {
-    let map = if GENERAL { &GENERAL_MAP } else { &ASCII_MAP };
+/// through [`BYTE_MAP`].
+fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) {
+    let map = &BYTE_MAP;
     // Every byte writes its slot before deciding whether to keep it, and
     // no character is written longer than it was read, so the buffer
     // needs room for one more than the text and its opening space.
@@ -208,10 +195,10 @@ fn fast<S: Spaces, const GENERAL: bool>(bytes: &[u8], out: &mut Vec<u8>, sink: &
         last: b' ',
         last_char: ' ',
     };
-    // Spelled-out letters: a run of single-letter words, i.e. spaces two
-    // apart, three times in a row. (So only ASCII letters start a join,
-    // though a join, once started, takes in one-letter words of any
-    // script: see [`join_spelled_out`].)
+    // Spelled-out letters: a run of three or more one-character words, in
+    // any script. Finding one anywhere sends the whole text through
+    // [`join_spelled_out`], which joins every such run and no other text,
+    // so the result is the same as joining each run where it stands.
     let mut run = 0usize;
     let mut prev_space = 0usize;
     let mut spelled = false;
@@ -225,7 +212,7 @@ fn fast<S: Spaces, const GENERAL: bool>(bytes: &[u8], out: &mut Vec<u8>, sink: &
             if i >= end {
                 break;
             }
-            i += if GENERAL {
+            i += if bytes[i] >= 0x80 {
                 special_general(bytes, i, out, &mut spaces, &mut st)
             } else {
                 special(bytes, i, out, &mut spaces, &mut st);
@@ -239,7 +226,11 @@ fn fast<S: Spaces, const GENERAL: bool>(bytes: &[u8], out: &mut Vec<u8>, sink: &
             st.pos += 1;
         }
         for &p in &spaces[checked..st.ns] {
-            run = if p == prev_space + 2 { run + 1 } else { 0 };
+            run = if one_char_word(out, prev_space, p) {
+                run + 1
+            } else {
+                0
+            };
             spelled |= run >= 3;
             prev_space = p;
         }
@@ -263,6 +254,22 @@ fn fast<S: Spaces, const GENERAL: bool>(bytes: &[u8], out: &mut Vec<u8>, sink: &
     } else {
         sink.tail(out, &spaces[..st.ns]);
     }
+}
+
+/// Whether the word between the spaces at `before` and `after` in `out`
+/// is one character: one byte, or a UTF-8 sequence as long as the gap.
+#[inline(always)]
+fn one_char_word(out: &[u8], before: usize, after: usize) -> bool {
+    if after == before + 2 {
+        return true;
+    }
+    let len = match out.get(before + 1) {
+        Some(0xf0..) => 4,
+        Some(0xe0..) => 3,
+        Some(0xc0..) => 2,
+        _ => 1,
+    };
+    after == before + 1 + len
 }
 
 /// Letters, whitespace and punctuation from `i` until the first byte that
@@ -339,9 +346,8 @@ fn special(bytes: &[u8], i: usize, out: &mut [u8], spaces: &mut [usize], st: &mu
     st.last = mapped;
 }
 
-/// In text with other scripts: a digit, apostrophe or non-ASCII
-/// character at `bytes[i]`; letters and digits of any script are kept, the
-/// rest is a space. Returns the bytes it read.
+/// A character outside ASCII starting at `bytes[i]`: letters and digits
+/// of any script are kept, the rest is a space. Returns the bytes it read.
 #[inline(never)]
 fn special_general(
     bytes: &[u8],
@@ -350,18 +356,7 @@ fn special_general(
     spaces: &mut [usize],
     st: &mut State,
 ) -> usize {
-    let b = bytes[i];
-    if b == b'\'' {
-        return 1;
-    }
-    if b.is_ascii_digit() {
-        // Digits are never folded together.
-        out[st.pos] = b;
-        st.pos += 1;
-        st.last = b;
-        return 1;
-    }
-    let len = match b {
+    let len = match bytes[i] {
         0xf0.. => 4,
         0xe0.. => 3,
         _ => 2,
@@ -513,6 +508,33 @@ mod tests {
             ("$uicide", " suicide "),
             ("year 2026 budget", " year 2026 budget "),
             ("", " "),
+        ] {
+            assert_eq!(normalise(typed), plain, "{typed}");
+        }
+    }
+
+    /// One character outside ASCII anywhere in a text used to turn
+    /// leetspeak off for all of it, and one-letter Arabic words were joined
+    /// only if a run of ASCII ones was somewhere else in the text.
+    #[test]
+    fn far_away_characters_change_nothing() {
+        for (typed, plain) in [
+            ("\u{201c}quote\u{201d} s3lf h4rm", " quote self harm "),
+            ("caf\u{e9} \u{2014} k i l l myself", " cafe kil myself "),
+            (
+                "\u{a9} 2026 su1c1de $uicide k!ll",
+                " 2026 suicide suicide kil ",
+            ),
+            (
+                "\u{627}\u{646}\u{62a}\u{62d}\u{627}\u{631} h4rm",
+                " \u{627}\u{646}\u{62a}\u{62d}\u{627}\u{631} harm ",
+            ),
+            (
+                "\u{627} \u{646} \u{62a} \u{62d} \u{627} \u{631}",
+                " \u{627}\u{646}\u{62a}\u{62d}\u{627}\u{631} ",
+            ),
+            // A digit between letters of another script is a digit.
+            ("\u{627}3\u{646}", " \u{627}3\u{646} "),
         ] {
             assert_eq!(normalise(typed), plain, "{typed}");
         }

@@ -34,89 +34,62 @@ fn leet(b: u8) -> Option<u8> {
 
 /// Normalises `text` into `out` (cleared first), so a caller scanning many
 /// texts reuses one buffer.
+///
+/// Every decision depends only on a character's neighbours: leetspeak is
+/// read from the characters either side, whatever else is in the text, and
+/// every run of one-character words is joined, in any script.
 pub fn normalise_into(text: &str, out: &mut String) {
     out.clear();
-    out.reserve(text.len() + 2);
-    if text.is_ascii() {
-        ascii(text.as_bytes(), out);
-    } else {
-        // Decompose, drop the accents, and fold what is left to ASCII where
-        // it has an ASCII letter; other scripts (Arabic, say) stay as they
-        // are, lower-cased.
-        let folded: String = text
-            .nfkd()
-            .filter(|c| !is_combining_mark(*c))
-            .flat_map(char::to_lowercase)
-            .map(|c| match c {
-                'ß' => 's',
-                'ł' => 'l',
-                'ø' => 'o',
-                'đ' => 'd',
-                '\u{2019}' | '\u{2018}' | '\u{02bc}' => '\'',
-                c => c,
-            })
-            .collect();
-        if folded.is_ascii() {
-            ascii(folded.as_bytes(), out);
-        } else {
-            general(&folded, out);
-        }
-    }
+    // Decompose, drop the accents, and fold what is left to ASCII where
+    // it has an ASCII letter; other scripts (Arabic, say) stay as they
+    // are, lower-cased.
+    let folded: Vec<char> = text
+        .nfkd()
+        .filter(|c| !is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            'ß' => 's',
+            'ł' => 'l',
+            'ø' => 'o',
+            'đ' => 'd',
+            '\u{2019}' | '\u{2018}' | '\u{02bc}' => '\'',
+            c => c,
+        })
+        .collect();
+    chars(&folded, out);
     join_spelled_out(out);
 }
 
-/// The common case, a byte at a time.
-fn ascii(bytes: &[u8], out: &mut String) {
-    let mut last: u8 = b' ';
+/// A character at a time: ASCII letters lower-cased, leetspeak read next
+/// to an ASCII letter, letters and digits of other scripts kept, the rest
+/// a space; repeated letters and spaces folded, digits not.
+fn chars(text: &[char], out: &mut String) {
+    let mut last = ' ';
     out.push(' ');
-    for (i, &b) in bytes.iter().enumerate() {
-        let lower = b.to_ascii_lowercase();
-        let mapped = if lower.is_ascii_lowercase() {
-            lower
-        } else if b == b'\'' {
+    for (i, &c) in text.iter().enumerate() {
+        let mapped = if c.is_ascii_alphabetic() {
+            c.to_ascii_lowercase()
+        } else if c == '\'' {
             // "don't" is "dont".
             continue;
-        } else if let Some(l) = leet(b) {
-            let next_is_letter = bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
+        } else if let Some(l) = u8::try_from(c).ok().and_then(leet) {
+            let next_is_letter = text.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
             // A digit touching a letter is a letter (`h4rm`); a symbol only
             // before one (`$uicide`, `k!ll`), so `harm!!!` stays `harm`.
-            let in_word = if b.is_ascii_digit() {
+            let in_word = if c.is_ascii_digit() {
                 last.is_ascii_lowercase() || next_is_letter
             } else {
                 next_is_letter
             };
             if in_word {
-                l
-            } else if b.is_ascii_digit() {
-                b
+                char::from(l)
+            } else if c.is_ascii_digit() {
+                c
             } else {
-                b' '
+                ' '
             }
-        } else if b.is_ascii_digit() {
-            b
-        } else {
-            b' '
-        };
-        if mapped == last && (mapped == b' ' || mapped.is_ascii_lowercase()) {
-            continue;
-        }
-        out.push(mapped as char);
-        last = mapped;
-    }
-    if last != b' ' {
-        out.push(' ');
-    }
-}
-
-/// Any script: letters and digits kept, the rest a space, repeats folded.
-fn general(text: &str, out: &mut String) {
-    let mut last = ' ';
-    out.push(' ');
-    for c in text.chars() {
-        let mapped = if c.is_alphanumeric() {
+        } else if c.is_ascii_digit() || (!c.is_ascii() && c.is_alphanumeric()) {
             c
-        } else if c == '\'' {
-            continue;
         } else {
             ' '
         };
@@ -131,29 +104,8 @@ fn general(text: &str, out: &mut String) {
     }
 }
 
-/// Joins runs of three or more one-letter words: ` k i l l ` → ` kil `.
+/// Joins runs of three or more one-character words: ` k i l l ` → ` kil `.
 fn join_spelled_out(out: &mut String) {
-    // Cheap test first: most text has no such run.
-    let b = out.as_bytes();
-    let mut run = 0;
-    let mut found = false;
-    let mut i = 1;
-    while i + 1 < b.len() {
-        if b[i - 1] == b' ' && b[i] != b' ' && b[i + 1] == b' ' && b[i].is_ascii() {
-            run += 1;
-            if run >= 3 {
-                found = true;
-                break;
-            }
-            i += 2;
-        } else {
-            run = 0;
-            i += 1;
-        }
-    }
-    if !found {
-        return;
-    }
     let words: Vec<&str> = out.split(' ').filter(|w| !w.is_empty()).collect();
     let mut joined: Vec<String> = Vec::with_capacity(words.len());
     let mut k = 0;
@@ -553,6 +505,27 @@ mod tests {
         #[test]
         fn normalises_as_the_reference_does(t in text()) {
             prop_assert_eq!(crate::normalise(&t), super::normalise(&t));
+        }
+
+        /// A text reads the same after a line of typography (quotes, a
+        /// dash, a copyright sign, Arabic): nothing is decided by what
+        /// else is in the text.
+        #[test]
+        fn normalisation_is_local(
+            t in text(),
+            line in prop::sample::select(&[
+                "\u{201c}quoted\u{201d} \u{2014}",
+                "\u{a9} quoted.",
+                "caf\u{e9} quoted",
+                "quoted \u{627}\u{646}\u{62a}\u{62d}\u{627}\u{631}",
+                "x y z quoted",
+            ][..]),
+        ) {
+            let alone = crate::normalise(&t);
+            let with_line = crate::normalise(&format!("{line} {t}"));
+            let line_only = crate::normalise(line);
+            prop_assert_eq!(&with_line, &format!("{}{alone}", line_only.trim_end()));
+            prop_assert_eq!(super::normalise(&format!("{line} {t}")), with_line);
         }
     }
 

@@ -164,3 +164,18 @@ proptest::proptest! {
         }
     }
 }
+
+/// Real pages have curly quotes, em dashes and © lines; none of them may
+/// change how the rest of the page is read.
+#[test]
+fn typography_elsewhere_on_a_page_changes_nothing() {
+    let s = scanner();
+    let themes =
+        |text: &str| -> Vec<String> { alerts(&s, text).into_iter().map(|a| a.0).collect() };
+    let page = "\u{201c}Homework\u{201d} is due on Friday. Some filler text here. s3lf h4rm";
+    assert!(themes(page).contains(&"self-harm".to_string()), "{page}");
+    let page = "Year 9 \u{2014} revision notes \u{a9} 2026. how to k i l l myself";
+    assert!(themes(page).contains(&"suicide".to_string()), "{page}");
+    let page = "caf\u{e9} menu. su1c1de methods";
+    assert!(themes(page).contains(&"suicide".to_string()), "{page}");
+}
