@@ -140,20 +140,43 @@ fn fold(text: &str) -> String {
             .nfkd()
             .filter(|c| !is_combining_mark(*c))
             .flat_map(char::to_lowercase)
-            .map(|c| match c {
-                'ß' => 's',
-                'ł' => 'l',
-                'ø' => 'o',
-                'đ' => 'd',
-                '\u{2019}' | '\u{2018}' | '\u{02bc}' => '\'',
-                c => c,
-            })
+            .filter_map(fold_char)
         {
             folded.push(c);
         }
         rest = &rest[other_end..];
     }
     folded
+}
+
+/// One decomposed, lower-cased character as the lexicons see it, or
+/// `None` to drop it. Arabic: NFKD has already split the hamza from its
+/// carrier (`أ` → `ا`) and the harakat are combining marks, dropped before
+/// this; what is left are letters children write interchangeably and the
+/// tatweel that only stretches a word.
+fn fold_char(c: char) -> Option<char> {
+    Some(match c {
+        'ß' => 's',
+        'ł' => 'l',
+        'ø' => 'o',
+        'đ' => 'd',
+        '\u{2019}' | '\u{2018}' | '\u{02bc}' => '\'',
+        // Tatweel (kashida): `انتحـــار` is `انتحار`.
+        '\u{640}' => return None,
+        // Taa marbuta as haa, alef maksura as yeh: word endings written
+        // either way.
+        'ة' => 'ه',
+        'ى' => 'ي',
+        // Persian yeh and keheh, as Urdu and Persian keyboards type them;
+        // alef wasla.
+        'ی' => 'ي',
+        'ک' => 'ك',
+        'ٱ' => 'ا',
+        // Arabic-Indic and Extended Arabic-Indic digits.
+        '\u{660}'..='\u{669}' => char::from(b'0' + (c as u32 - 0x660) as u8),
+        '\u{6f0}'..='\u{6f9}' => char::from(b'0' + (c as u32 - 0x6f0) as u8),
+        c => c,
+    })
 }
 
 /// Input bytes per block: the block's output and space list stay in L1
@@ -535,6 +558,29 @@ mod tests {
             ),
             // A digit between letters of another script is a digit.
             ("\u{627}3\u{646}", " \u{627}3\u{646} "),
+        ] {
+            assert_eq!(normalise(typed), plain, "{typed}");
+        }
+    }
+
+    #[test]
+    fn arabic_spellings_meet_the_plain_form() {
+        for (typed, plain) in [
+            // Tatweel, harakat, hamza carriers.
+            ("انتحـــار", " انتحار "),
+            ("انْتِحَار", " انتحار "),
+            ("أنتحر", " انتحر "),
+            // Taa marbuta and haa, alef maksura and yeh.
+            ("عايزة", " عايزه "),
+            ("ابغى", " ابغي "),
+            // Persian yeh and keheh, alef wasla.
+            ("\u{6cc}", " \u{64a} "),
+            ("\u{6a9}", " \u{643} "),
+            ("\u{671}لانتحار", " الانتحار "),
+            // Arabic-Indic digits, both sets, and a stretched digit.
+            ("٥٠٠ ملغ", " 500 ملغ "),
+            ("۱۲", " 12 "),
+            ("٢ـ٣", " 23 "),
         ] {
             assert_eq!(normalise(typed), plain, "{typed}");
         }

@@ -47,12 +47,19 @@ pub fn normalise_into(text: &str, out: &mut String) {
         .nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
+        .filter(|&c| c != '\u{640}')
         .map(|c| match c {
             'ß' => 's',
             'ł' => 'l',
             'ø' => 'o',
             'đ' => 'd',
             '\u{2019}' | '\u{2018}' | '\u{02bc}' => '\'',
+            'ة' => 'ه',
+            'ى' | 'ی' => 'ي',
+            'ک' => 'ك',
+            'ٱ' => 'ا',
+            '٠'..='٩' => char::from_digit(c as u32 - '٠' as u32, 10).unwrap_or(c),
+            '۰'..='۹' => char::from_digit(c as u32 - '۰' as u32, 10).unwrap_or(c),
             c => c,
         })
         .collect();
@@ -368,6 +375,18 @@ mod tests {
     /// accents that fold to ASCII, quotes that do not, other scripts,
     /// combining marks, and characters that decompose into several.
     const PIECES: &[&str] = &[
+        "\u{640}",
+        "انتحـــار",
+        "ة",
+        "ى",
+        "ی",
+        "ک",
+        "ٱ",
+        "٥",
+        "۵",
+        "٣ ٤",
+        "ـ١",
+        "أَ",
         " ",
         "  ",
         ".",

@@ -179,3 +179,15 @@ fn typography_elsewhere_on_a_page_changes_nothing() {
     let page = "caf\u{e9} menu. su1c1de methods";
     assert!(themes(page).contains(&"suicide".to_string()), "{page}");
 }
+
+/// Arabic as children type it: stretched with tatweel, with or without
+/// harakat, taa marbuta written as haa.
+#[test]
+fn arabic_variants_match_the_plain_rules() {
+    let s = scanner();
+    let rules = |text: &str| -> Vec<String> { s.scan(text).into_iter().map(|h| h.rule).collect() };
+    assert!(rules("انتحـــار").contains(&"انتحار".to_string()));
+    assert!(rules("اَلانْتِحَار").contains(&"الانتحار".to_string()));
+    let a = alerts(&s, "أريـــد أن أنتحـــر");
+    assert!(a.iter().any(|(t, _, _)| t == "suicide"), "{a:?}");
+}
