@@ -37,6 +37,8 @@ pub struct Config {
     pub proxy: tutela_proxy::ProxySettings,
     /// The web console; it listens on `listeners.console`.
     pub console: ConsoleSettings,
+    /// The safeguarding monitor: what it scans and whom it alerts.
+    pub monitor: tutela_alerts::MonitorSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -127,6 +129,7 @@ impl Default for Config {
             dns: tutela_dns::DnsSettings::default(),
             proxy: tutela_proxy::ProxySettings::default(),
             console: ConsoleSettings::default(),
+            monitor: tutela_alerts::MonitorSettings::default(),
         }
     }
 }

@@ -5,6 +5,7 @@ mod config;
 mod console;
 mod dns;
 mod events;
+mod monitoring;
 mod policy_load;
 mod proxy;
 
@@ -451,8 +452,16 @@ async fn serve_async(config: Config) -> Result<()> {
     };
     let engine = Arc::new(Engine::new(first.snapshot));
     log_loaded(&first.lists, engine.snapshot().generation());
-    let dns = dns::Dns::start(&config, engine.clone(), writer.sink()).await?;
-    let proxy = proxy::ProxyListener::start(&config, engine.clone(), writer.sink()).await?;
+    let monitoring = monitoring::Monitoring::start(&config, writer.sink().as_ref())?;
+    let (log, observer) = match &monitoring {
+        Some(m) => (
+            m.tap(writer.sink()),
+            Some(Arc::new(m.watcher.clone()) as Arc<dyn tutela_proxy::ContentObserver>),
+        ),
+        None => (writer.sink(), None),
+    };
+    let dns = dns::Dns::start(&config, engine.clone(), log.clone()).await?;
+    let proxy = proxy::ProxyListener::start(&config, engine.clone(), log, observer).await?;
     let console = console::ConsoleListener::start(
         config.clone(),
         engine.clone(),
@@ -546,6 +555,9 @@ async fn serve_async(config: Config) -> Result<()> {
     drop(proxy.proxy);
     tokio::task::spawn_blocking(move || dns.stop()).await?;
     let stats = tokio::task::spawn_blocking(move || writer.shutdown()).await?;
+    if let Some(m) = monitoring {
+        tokio::task::spawn_blocking(move || m.shutdown()).await?;
+    }
     tracing::info!(?stats, "event writer stopped");
     tracing::info!("stopped");
     Ok(())

@@ -22,6 +22,7 @@ impl ProxyListener {
         config: &Config,
         engine: Arc<Engine>,
         log: Option<EventSink>,
+        observer: Option<Arc<dyn tutela_proxy::ContentObserver>>,
     ) -> Result<ProxyListener> {
         let (options, limits) = config.proxy_options()?;
         let s = &config.proxy;
@@ -38,7 +39,7 @@ impl ProxyListener {
         let ca = tutela_proxy::ca::LocalCa::load_or_create(&ca_dir)
             .with_context(|| format!("cannot load or make the local CA in {}", ca_dir.display()))?;
         let ca_pem = ca.certificate_pem().to_string();
-        let proxy = Proxy::new(engine, destinations, options, log, None)
+        let proxy = Proxy::new(engine, destinations, options, log, observer)
             .with_inspection(Arc::new(ca))
             .context("cannot set up TLS inspection")?;
         let proxy = Arc::new(proxy);
