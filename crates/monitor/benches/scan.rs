@@ -6,7 +6,7 @@ mod common;
 
 use common::{html_text, mixed_text, page_text};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use tutela_monitor::{built_in_lexicons, normalise_into, Scanner};
+use tutela_monitor::{built_in_lexicons, normalise_into, HtmlBuffers, Scanner};
 
 fn scan(c: &mut Criterion) {
     let scanner = Scanner::new(&built_in_lexicons().expect("built-in lexicons")).expect("compile");
@@ -35,6 +35,13 @@ fn scan(c: &mut Criterion) {
             b.iter(|| scanner.scan_with(t, &mut buffer))
         });
     }
+    // The same HTML read as a page: markup, scripts and styles left out.
+    let html = html_text(1 << 20);
+    group.throughput(Throughput::Bytes(html.len() as u64));
+    let mut buffers = HtmlBuffers::default();
+    group.bench_with_input(BenchmarkId::new("scan_html", 1 << 20), &html, |b, t| {
+        b.iter(|| scanner.scan_html_with(t, &mut buffers))
+    });
     group.finish();
 }
 

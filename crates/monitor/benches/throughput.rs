@@ -64,6 +64,12 @@ fn main() {
             run("scan (reference)", &mut || {
                 black_box(slow.scan_with(text, &mut buffer));
             });
+            if *kind == "html" {
+                let mut buffers = tutela_monitor::HtmlBuffers::default();
+                run("scan_html", &mut || {
+                    black_box(fast.scan_html_with(text, &mut buffers));
+                });
+            }
             if *set == "built-in" {
                 run("normalise", &mut || {
                     tutela_monitor::normalise_into(text, &mut buffer);

@@ -2,10 +2,12 @@
 //! editable TOML files ([`lexicon`]), the normalisation that makes
 //! `s3lf h4rm` and `k i l l` meet their plain forms ([`normalise`]), one
 //! automaton that scores search terms, URLs, titles and page text into hits
-//! with theme, severity, rule and context ([`scan`]), and the escalation of
+//! with theme, severity, rule and context ([`scan`]), raw HTML read as the
+//! page's text ([`html`]), and the escalation of
 //! repeated blocked attempts ([`escalation`]).
 
 pub mod escalation;
+pub mod html;
 pub mod lexicon;
 pub mod normalise;
 #[cfg(any(test, feature = "reference"))]
@@ -14,9 +16,10 @@ pub mod reference;
 pub mod scan;
 
 pub use escalation::{AttemptTracker, Escalation, EscalationRule};
+pub use html::{html_text, html_text_into, html_title};
 pub use lexicon::{Lexicon, LexiconError};
 pub use normalise::{normalise, normalise_into};
-pub use scan::{Hit, Scanner};
+pub use scan::{Hit, HtmlBuffers, Scanner};
 
 /// The built-in lexicons, parsed.
 pub fn built_in_lexicons() -> Result<Vec<Lexicon>, LexiconError> {

@@ -15,6 +15,7 @@ use aho_corasick::automaton::Automaton;
 use aho_corasick::dfa::DFA;
 use aho_corasick::{Anchored, MatchKind, StartKind};
 
+use crate::html::html_text_into;
 use crate::lexicon::Lexicon;
 use crate::normalise::{normalise_reporting, Spaces, LOOKAHEAD};
 
@@ -54,6 +55,14 @@ struct CompiledNegative {
 #[derive(Debug, thiserror::Error)]
 #[error("the lexicons cannot be compiled: {0}")]
 pub struct BuildError(pub(crate) String);
+
+/// The page text and its normalised form, for [`Scanner::scan_html_with`]
+/// to reuse from page to page.
+#[derive(Debug, Default)]
+pub struct HtmlBuffers {
+    text: String,
+    normalised: String,
+}
 
 /// Characters of context each side of a hit.
 const CONTEXT: usize = 60;
@@ -156,6 +165,21 @@ impl Scanner {
         };
         normalise_reporting(text, buffer, &mut starts);
         self.scan_normalised(buffer, &starts.candidates)
+    }
+
+    /// Scans a page's raw HTML as a reader sees it: tags, comments,
+    /// scripts, styles and the `<title>` left out, character references
+    /// decoded, each tag a word boundary (see [`crate::html`]). The title
+    /// is not in these hits: read it with [`crate::html_title`] and
+    /// [`Scanner::scan`] it, to tell a title hit from a page hit.
+    pub fn scan_html(&self, html: &str) -> Vec<Hit> {
+        self.scan_html_with(html, &mut HtmlBuffers::default())
+    }
+
+    /// As [`Scanner::scan_html`], reusing `buffers`.
+    pub fn scan_html_with(&self, html: &str, buffers: &mut HtmlBuffers) -> Vec<Hit> {
+        html_text_into(html, &mut buffers.text);
+        self.scan_with(&buffers.text, &mut buffers.normalised)
     }
 
     /// Walks the automaton from each candidate word start in `norm`.
