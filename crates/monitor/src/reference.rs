@@ -113,6 +113,15 @@ fn chars(text: &[char], out: &mut String) {
 
 /// Joins runs of three or more one-character words: ` k i l l ` → ` kil `.
 fn join_spelled_out(out: &mut String) {
+    // Cheap test first: most text has no such run.
+    let mut run = 0;
+    let found = out.split(' ').filter(|w| !w.is_empty()).any(|w| {
+        run = if w.chars().count() == 1 { run + 1 } else { 0 };
+        run >= 3
+    });
+    if !found {
+        return;
+    }
     let words: Vec<&str> = out.split(' ').filter(|w| !w.is_empty()).collect();
     let mut joined: Vec<String> = Vec::with_capacity(words.len());
     let mut k = 0;
