@@ -10,6 +10,7 @@
 //! unblock starts or ends.
 
 mod actions;
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod import;
@@ -47,6 +48,8 @@ pub struct ConsoleOptions {
     /// The policy in force as configured: the file plus what the store
     /// holds (the binary's policy load). Called off the async threads.
     pub policy: PolicySource,
+    /// Tells the monitor that lexicons or exclusions changed, when it runs.
+    pub monitor_reload: Option<Reload>,
 }
 
 /// Reads the configured policy; see [`ConsoleOptions::policy`].
@@ -61,6 +64,7 @@ impl Default for ConsoleOptions {
             ca_pem: None,
             proxy_address: None,
             policy: Arc::new(tutela_policy::PolicyConfig::default),
+            monitor_reload: None,
         }
     }
 }
@@ -201,6 +205,13 @@ impl Console {
         (self.reload)();
     }
 
+    /// The monitor reads lexicons and exclusions again.
+    pub(crate) fn reload_monitor(&self) {
+        if let Some(reload) = &self.options.monitor_reload {
+            reload();
+        }
+    }
+
     /// Every page and API route.
     pub fn router(self: &Arc<Console>) -> Router {
         let pages = Router::new()
@@ -228,6 +239,19 @@ impl Console {
             .route("/unblocks.csv", get(pages::unblocks_csv))
             .route("/unblocks/new", get(pages::unblock_form))
             .route("/unblocks/{id}/decide", post(pages::decide_unblock))
+            .route("/alerts", get(alerts::alerts_page))
+            .route(
+                "/alerts/exclusions",
+                get(alerts::exclusions_page).post(alerts::add_exclusion),
+            )
+            .route("/alerts/exclusions/{id}/end", post(alerts::end_exclusion))
+            .route("/alerts/{id}", get(alerts::alert_page))
+            .route("/alerts/{id}/triage", post(alerts::triage_form))
+            .route("/lexicons", get(alerts::lexicons_page))
+            .route(
+                "/lexicons/{lang}/{theme}",
+                get(alerts::lexicon_page).post(alerts::save_lexicon),
+            )
             .route("/audit", get(pages::audit))
             .route("/users", get(pages::users).post(pages::add_user))
             .route(
@@ -261,6 +285,9 @@ impl Console {
                 get(api::unblocks).post(api::request_unblock),
             )
             .route("/api/v1/unblocks/{id}/decide", post(api::decide_unblock))
+            .route("/api/v1/alerts", get(alerts::api_alerts))
+            .route("/api/v1/alerts/{id}", get(alerts::api_alert))
+            .route("/api/v1/alerts/{id}/triage", post(alerts::api_triage))
             .route("/api/v1/audit", get(api::audit))
             .route("/api/v1/users", get(api::users).post(api::add_user))
             .route("/api/v1/users/import", post(api::import_users))

@@ -620,7 +620,7 @@ fn event_text(e: &AccessEvent) -> String {
     String::from_utf8_lossy(e.url.as_deref().unwrap_or(&e.host)).into_owned()
 }
 
-fn events_table(console: &Console, events: &[AccessEvent]) -> Markup {
+pub(crate) fn events_table(console: &Console, events: &[AccessEvent]) -> Markup {
     let tz = &console.options.timezone;
     html! {
         div.table-wrap {
@@ -894,12 +894,7 @@ pub struct CheckQuery {
 
 pub async fn check(State(console): St, who: Signed, Query(q): Query<CheckQuery>) -> PageResult {
     who.require(Permission::CheckUrl)?;
-    let groups: Vec<String> = {
-        let snapshot = console.engine.snapshot();
-        (0..)
-            .map_while(|i| snapshot.group(i).map(|g| g.name.clone()))
-            .collect()
-    };
+    let groups = console.engine.snapshot().group_names();
     let url = q.url.clone().unwrap_or_default();
     let group = q.group.clone().filter(|g| !g.is_empty());
     let result = if url.trim().is_empty() {
@@ -980,9 +975,7 @@ fn unblock_form_page(
 ) -> Markup {
     let tz = &console.options.timezone;
     let snapshot = console.engine.snapshot();
-    let groups: Vec<String> = (0..)
-        .map_while(|i| snapshot.group(i).map(|g| g.name.clone()))
-        .collect();
+    let groups = snapshot.group_names();
     let url = input
         .map(|i| i.url.clone())
         .or_else(|| q.url.clone())
@@ -1892,12 +1885,7 @@ pub async fn network(State(console): St, who: Signed, Query(q): Query<NetworkQue
         })
         .await?;
     let manage = who.role.can(Permission::ManageUsers);
-    let groups: Vec<String> = {
-        let snapshot = console.engine.snapshot();
-        (0..)
-            .map_while(|i| snapshot.group(i).map(|g| g.name.clone()))
-            .collect()
-    };
+    let groups = console.engine.snapshot().group_names();
     let body = html! {
         @if let (Some(t), Some(d)) = (&q.token, &q.device) {
             p.ok { "Device " strong { (d) } " added. Its DoH address is " code { "/dns-query/" (t) } " on the DNS filter's DoH listener." }

@@ -53,6 +53,13 @@ pub enum Permission {
     ViewPolicy,
     /// Create groups and change their policies.
     EditPolicy,
+    /// See safeguarding alerts, with the pupil's browsing around them, and
+    /// the lexicons.
+    ViewAlerts,
+    /// Move alerts through triage with notes; set exclusions.
+    TriageAlerts,
+    /// Edit the monitor's lexicons.
+    EditLexicons,
 }
 
 impl Role {
@@ -134,6 +141,9 @@ impl Role {
                 Administrator | OnlineSafetyLead | Dsl | DeputyDsl | Auditor
             ),
             EditPolicy => matches!(self, Administrator | OnlineSafetyLead),
+            // Alerts name pupils and what they did: safeguarding staff only.
+            ViewAlerts | TriageAlerts => matches!(self, Dsl | DeputyDsl),
+            EditLexicons => matches!(self, Dsl),
         }
     }
 }
@@ -154,10 +164,13 @@ impl Permission {
             Permission::ViewDeviceSetup => "view_device_setup",
             Permission::ViewPolicy => "view_policy",
             Permission::EditPolicy => "edit_policy",
+            Permission::ViewAlerts => "view_alerts",
+            Permission::TriageAlerts => "triage_alerts",
+            Permission::EditLexicons => "edit_lexicons",
         }
     }
 
-    pub const ALL: [Permission; 13] = [
+    pub const ALL: [Permission; 16] = [
         Permission::ViewSummary,
         Permission::SearchLogs,
         Permission::ExportLogs,
@@ -171,5 +184,8 @@ impl Permission {
         Permission::ViewDeviceSetup,
         Permission::ViewPolicy,
         Permission::EditPolicy,
+        Permission::ViewAlerts,
+        Permission::TriageAlerts,
+        Permission::EditLexicons,
     ];
 }

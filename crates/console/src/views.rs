@@ -132,8 +132,9 @@ pub fn error_body(title: &str, message: &str) -> Markup {
 
 /// A page in the console's frame, with the navigation this role may use.
 pub fn page(who: &HalfSigned, title: &str, body: Markup) -> Html<String> {
-    let links: [(&str, &str, Permission); 10] = [
+    let links: [(&str, &str, Permission); 11] = [
         ("/", "Overview", Permission::ViewSummary),
+        ("/alerts", "Alerts", Permission::ViewAlerts),
         ("/logs", "Log search", Permission::SearchLogs),
         ("/check", "Check a site", Permission::CheckUrl),
         ("/policies", "Policies", Permission::ViewPolicy),

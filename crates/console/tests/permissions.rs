@@ -234,6 +234,66 @@ const PAGES: &[Endpoint] = &[
         path: "/api/v1/users/{user}/change",
         needs: Permission::ManageUsers,
     },
+    Endpoint {
+        method: "GET",
+        path: "/alerts",
+        needs: Permission::ViewAlerts,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/alerts/{id}",
+        needs: Permission::ViewAlerts,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/alerts/{id}/triage",
+        needs: Permission::TriageAlerts,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/alerts/exclusions",
+        needs: Permission::ViewAlerts,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/alerts/exclusions",
+        needs: Permission::TriageAlerts,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/alerts/exclusions/{exclusion}/end",
+        needs: Permission::TriageAlerts,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/lexicons",
+        needs: Permission::ViewAlerts,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/lexicons/en/suicide.toml",
+        needs: Permission::ViewAlerts,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/lexicons/en/suicide.toml",
+        needs: Permission::EditLexicons,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/alerts",
+        needs: Permission::ViewAlerts,
+    },
+    Endpoint {
+        method: "GET",
+        path: "/api/v1/alerts/{id}",
+        needs: Permission::ViewAlerts,
+    },
+    Endpoint {
+        method: "POST",
+        path: "/api/v1/alerts/{id}/triage",
+        needs: Permission::TriageAlerts,
+    },
 ];
 
 fn revert_tomorrow() -> String {
@@ -281,12 +341,19 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         serde_json::from_str::<serde_json::Value>(&r.body).unwrap()["id"]
             .as_i64()
             .unwrap()
+    } else if e.path.contains("/alerts/{id}") {
+        // Made by alert_and_exclusions.
+        1
     } else if e.path.contains("{id}") {
         pending(admin).await
     } else {
         0
     };
-    let path = e.path.replace("{id}", &id.to_string());
+    let mut path = e.path.replace("{id}", &id.to_string());
+    if path.contains("{exclusion}") {
+        let next = NEXT_EXCLUSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        path = path.replace("{exclusion}", &next.to_string());
+    }
     let path = if path.contains("{name}") {
         e.path.to_string()
     } else {
@@ -384,12 +451,73 @@ async fn call(c: &mut Client, admin: &mut Client, e: &Endpoint, n: usize) -> u16
         ("POST", "/api/v1/users") => {
             c.post_json("/api/v1/users", &serde_json::json!({"username": username, "kind": "pupil"}), true).await
         }
+        ("POST", p) if p.starts_with("/alerts/") && p.ends_with("/triage") => {
+            c.post_form(p, &[("from", "new"), ("to", "new"), ("note", "checked")]).await
+        }
+        ("POST", p) if p.starts_with("/api/v1/alerts/") => {
+            c.post_json(p, &serde_json::json!({"from": "new", "to": "new", "note": "checked"}), true).await
+        }
+        ("POST", "/alerts/exclusions") => {
+            c.post_form("/alerts/exclusions", &[("term", "isis"), ("theme", "radicalisation"), ("group", ""),
+                ("from", "2026-01-01"), ("until", "2036-01-01"), ("reason", "Egyptology")]).await
+        }
+        ("POST", p) if p.starts_with("/alerts/exclusions/") => c.post_form(p, &[]).await,
+        ("POST", p) if p.starts_with("/lexicons/") => {
+            let text = tutela_monitor::lexicon::built_in()
+                .into_iter()
+                .find(|(f, _)| *f == "en/suicide.toml")
+                .map(|(_, t)| t)
+                .unwrap();
+            c.post_form(p, &[("text", text)]).await
+        }
         other => panic!("no call for {other:?}"),
     };
     if r.status >= 400 && r.status != 403 {
         panic!("{} {path}: {} {}", e.method, r.status, r.body);
     }
     r.status
+}
+
+/// Exclusions made for the matrix test, taken one per call.
+static NEXT_EXCLUSION: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+
+/// One alert (id 1) and live exclusions for the endpoints to act on.
+fn alert_and_exclusions(h: &Harness) {
+    let mut db = h.db();
+    let now = jiff::Timestamp::now().as_microsecond();
+    tutela_store::alerts::raise(
+        db.as_mut(),
+        &tutela_store::alerts::NewAlert {
+            time_us: now,
+            subject: "pupil1".into(),
+            group: Some("pupils".into()),
+            theme: "suicide".into(),
+            severity: 5,
+            rule: "kill myself".into(),
+            source: "search".into(),
+            excerpt: "how to <b>".into(),
+            url: None,
+            event_ref: None,
+        },
+        3_600_000_000,
+    )
+    .unwrap();
+    for _ in 0..60 {
+        tutela_store::alerts::add_exclusion(
+            db.as_mut(),
+            &tutela_store::alerts::NewExclusion {
+                term: "isis".into(),
+                theme: None,
+                group: None,
+                from_us: now,
+                until_us: now + 3_600_000_000,
+                reason: "test".into(),
+            },
+            "dsl",
+            now,
+        )
+        .unwrap();
+    }
 }
 
 fn base64_of(bytes: &[u8]) -> String {
@@ -402,6 +530,7 @@ async fn every_endpoint_obeys_the_matrix_for_every_role() {
     let h = Harness::start().await;
     let admin_account = h.account("matrix-admin", Role::Administrator);
     let mut admin = h.signed_in(&admin_account).await;
+    alert_and_exclusions(&h);
     let mut n = 0;
     for role in Role::ALL {
         let account = h.account(&format!("as-{}", role.as_str()), role);
@@ -434,7 +563,11 @@ async fn nothing_but_public_files_without_signing_in() {
     h.account("someone", Role::Administrator);
     let mut anon = h.client();
     for e in PAGES {
-        let path = e.path.replace("{id}", "1").replace("{user}", "1");
+        let path = e
+            .path
+            .replace("{id}", "1")
+            .replace("{user}", "1")
+            .replace("{exclusion}", "1");
         let r = match e.method {
             "GET" => anon.get(&path).await,
             _ if path.starts_with("/api/") => {

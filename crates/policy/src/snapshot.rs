@@ -549,6 +549,11 @@ impl Snapshot {
         self.groups.get(i)
     }
 
+    /// Every group's name, in order.
+    pub fn group_names(&self) -> Vec<String> {
+        self.groups.iter().map(|g| g.name.clone()).collect()
+    }
+
     pub fn group_named(&self, name: &str) -> Option<usize> {
         self.group_by_name.get(name).copied()
     }

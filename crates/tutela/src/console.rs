@@ -25,6 +25,7 @@ impl ConsoleListener {
         engine: Arc<Engine>,
         proxy_address: std::net::SocketAddr,
         ca_pem: Option<String>,
+        monitor_reload: Option<tutela_console::Reload>,
     ) -> Result<ConsoleListener> {
         // Connected on first use: the console starts, and filtering goes
         // on, while the database is down.
@@ -49,6 +50,7 @@ impl ConsoleListener {
                 let config = config.clone();
                 Arc::new(move || crate::policy_load::with_stored_policy(&config))
             },
+            monitor_reload,
         };
         // A change in the console asks for a rebuild; several asks while one
         // runs make one more.

@@ -467,6 +467,7 @@ async fn serve_async(config: Config) -> Result<()> {
         engine.clone(),
         proxy.server.addr,
         Some(proxy.ca_pem.clone()),
+        monitoring.as_ref().map(|m| m.reloader()),
     )
     .await?;
     let interval = config.lists.refresh_interval()?;

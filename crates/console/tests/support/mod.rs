@@ -17,6 +17,8 @@ pub struct Harness {
     pub base: String,
     pub console: Arc<Console>,
     pub reloads: Arc<AtomicUsize>,
+    /// Times the console told the monitor to reload.
+    pub monitor_reloads: Arc<AtomicUsize>,
     pub store: StoreConfig,
     _dir: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
@@ -76,6 +78,7 @@ impl Harness {
                 reloads.fetch_add(1, Ordering::SeqCst);
             })
         };
+        let monitor_reloads = Arc::new(AtomicUsize::new(0));
         let options = ConsoleOptions {
             // reqwest keeps Secure cookies to HTTPS; the browser test runs
             // with them on.
@@ -96,6 +99,12 @@ impl Harness {
                     p
                 })
             },
+            monitor_reload: Some({
+                let n = monitor_reloads.clone();
+                Arc::new(move || {
+                    n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                })
+            }),
         };
         let console = Console::new(connect, engine, reload, options);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -112,6 +121,7 @@ impl Harness {
             base: format!("http://{addr}"),
             console,
             reloads,
+            monitor_reloads,
             store,
             _dir: dir,
             _stop: stop,
