@@ -11,14 +11,14 @@ use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 use tutela_monitor::lexicon::THEMES;
-use tutela_monitor::{AttemptTracker, EscalationRule, Hit, Scanner};
+use tutela_monitor::{html_title, AttemptTracker, EscalationRule, Hit, HtmlBuffers, Scanner};
 use tutela_proxy::{ContentObserver, PageContext, TextKind, TextSink};
 use tutela_store::alerts::NewAlert;
 
 use crate::worker::Job;
 use tutela_store::AccessEvent;
 
-use crate::text::{decode_url, visible_text};
+use crate::text::decode_url;
 
 /// How the watcher judges what it sees.
 #[derive(Debug, Clone)]
@@ -266,11 +266,14 @@ impl TextSink for PageText {
 
     fn end(self: Box<Self>, _complete: bool) {
         let raw = String::from_utf8_lossy(&self.text);
-        let (title, body) = match self.kind {
-            TextKind::Html => visible_text(&raw),
-            TextKind::Plain => (None, raw.into_owned()),
-        };
         let scanner = self.watcher.inner.scanner.load();
+        let (title, body_hits) = match self.kind {
+            TextKind::Html => (
+                html_title(&raw),
+                scanner.scan_html_with(&raw, &mut HtmlBuffers::default()),
+            ),
+            TextKind::Plain => (None, scanner.scan(&raw)),
+        };
         let base = NewAlert {
             time_us: now_us(),
             subject: self
@@ -299,9 +302,8 @@ impl TextSink for PageText {
                 Some(&title),
             );
         }
-        let hits = scanner.scan_with(&body, &mut buffer);
         self.watcher.report(
-            &hits,
+            &body_hits,
             &NewAlert {
                 source: "page".into(),
                 ..base

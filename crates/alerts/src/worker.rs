@@ -50,6 +50,8 @@ pub struct WorkerOptions {
     pub console_url: String,
     pub contacts: Vec<Contact>,
     pub delivery: Arc<Delivery>,
+    /// How often exclusions are refreshed and the digest considered.
+    pub tick: Duration,
 }
 
 /// The running worker.
@@ -61,7 +63,6 @@ pub struct AlertWorker {
 /// Alerts kept while the database is down; past this the oldest go (and
 /// are logged), so memory stays bounded through a long outage.
 const PENDING_MAX: usize = 10_000;
-const TICK: Duration = Duration::from_secs(60);
 
 impl AlertWorker {
     /// Starts the worker; `watcher` gets the lexicons in force.
@@ -127,7 +128,7 @@ impl State {
     fn run(mut self, rx: Receiver<Job>) {
         self.refresh();
         loop {
-            match rx.recv_timeout(TICK) {
+            match rx.recv_timeout(self.options.tick) {
                 Ok(Job::Alert(alert)) => {
                     self.pending.push_back(alert);
                     if self.pending.len() > PENDING_MAX {

@@ -35,6 +35,10 @@ impl Drop for Rig {
 }
 
 fn rig() -> Rig {
+    rig_with("Mon 07:00", Duration::from_secs(60))
+}
+
+fn rig_with(digest: &str, tick: Duration) -> Rig {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("tutela.db");
     let connect: Connect = Arc::new(move || {
@@ -70,7 +74,8 @@ fn rig() -> Rig {
         dedup_window_us: 3_600_000_000,
         timezone: jiff::tz::TimeZone::get("Europe/London").expect("tz"),
         school_hours: SchoolHours::parse("Mon-Fri 08:00-17:00").expect("hours"),
-        digest: Weekly::parse("Mon 07:00").expect("digest"),
+        digest: Weekly::parse(digest).expect("digest"),
+        tick,
         console_url: "https://tutela.school.test".into(),
         contacts: vec![
             contact("DSL", "json"),
@@ -366,4 +371,40 @@ fn page_text_and_titles_are_scanned_as_they_stream() {
         ],
         "{stored:?}"
     );
+}
+
+#[test]
+fn the_weekly_digest_goes_once_with_counts_and_no_content() {
+    // Due a minute ago, in the school's time zone.
+    let tz = jiff::tz::TimeZone::get("Europe/London").expect("tz");
+    let due = jiff::Timestamp::now().to_zoned(tz) - jiff::Span::new().minutes(1);
+    let schedule = format!("{} {}", due.strftime("%a"), due.strftime("%H:%M"));
+    let rig = rig_with(&schedule, Duration::from_millis(100));
+    // An alert raised this week (severity 3: not sent at once).
+    let mut e = event(
+        "hal",
+        "year-9",
+        Some("how to buy weed"),
+        "www.google.com",
+        "allow",
+    );
+    e.time_us -= 60_000_000;
+    rig.watcher.event(&e);
+    let mut digests = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Some(mail) = rig.smtp.next(Duration::from_millis(200)) {
+            if mail.data.contains("digest") {
+                digests.push(mail);
+            }
+        }
+    }
+    assert_eq!(digests.len(), 1, "one digest, however many ticks");
+    let text = &digests[0].data;
+    assert!(text.contains("weekly safeguarding digest"), "{text}");
+    assert!(text.contains("https://tutela.school.test/alerts"), "{text}");
+    assert!(!text.contains("weed"), "no content in the digest: {text}");
+    let mut db = (rig.connect)().expect("store");
+    let week = due.date().to_string();
+    assert!(!alerts::claim_digest(db.as_mut(), &week, 0).expect("claim"));
 }

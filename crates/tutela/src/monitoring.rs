@@ -66,6 +66,7 @@ impl Monitoring {
                 .unwrap_or_else(|| config.proxy.console_url.clone()),
             contacts: m.contacts.clone(),
             delivery: Arc::new(Delivery::new(m.email.as_ref())?),
+            tick: std::time::Duration::from_secs(60),
         };
         for c in &m.contacts {
             if c.email.is_some() && m.email.is_none() {
