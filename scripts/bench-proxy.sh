@@ -6,6 +6,8 @@
 # defaults to /tmp/peerbench).
 #   scripts/bench-proxy.sh                       # direct, squid, then tutela
 #   PEERS="direct squid e2guardian" scripts/bench-proxy.sh
+#   TUTELA_MONITOR=off scripts/bench-proxy.sh    # page-text scanning off
+#   HTTP_THREADS=1 HTTP_CONNS=1 scripts/bench-proxy.sh   # unloaded latency
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 peers_dir=${PEERS_DIR:-$here/../shared/bench/peers}

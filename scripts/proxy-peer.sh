@@ -4,7 +4,8 @@
 # domain list (and its subdomains) and proxies the rest, including the
 # harness's origin on loopback.
 #   scripts/proxy-peer.sh --listen 127.0.0.1:13130 --blocklist FILE
-# Access events go to SQLite in a scratch folder, as with `serve`'s defaults.
+# Access events go to SQLite in a scratch folder, as with `serve`'s defaults,
+# and the safeguarding monitor scans every page (TUTELA_MONITOR=off: not).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 listen="" blocklist=""
@@ -31,6 +32,8 @@ block_categories = ["adult"]
 [proxy]
 # The harness's origin (nginx) listens on loopback.
 allowed_internal = ["127.0.0.0/8"]
+[monitor]
+enabled = $([[ ${TUTELA_MONITOR:-on} == off ]] && echo false || echo true)
 CONF
 bin=${TUTELA_BIN:-$here/target/release/tutela}
 exec "$bin" --config "$work/tutela.toml" serve
