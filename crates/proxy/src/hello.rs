@@ -94,15 +94,18 @@ impl Hello {
 /// The extension types of the ClientHello in `records` (TLS records as
 /// sent), or `None` if they are not a whole, well-formed ClientHello.
 pub fn extension_types(records: &[u8]) -> Option<Vec<u16>> {
-    // The handshake message may span records: join their payloads.
+    // The handshake message may span records: join their payloads. What
+    // follows it in the same read (a change_cipher_spec, early data, the
+    // start of another record) is not part of it, and must not make the
+    // hello unreadable: that would hide an ECH extension.
     let mut handshake = Vec::with_capacity(records.len());
     let mut rest = records;
-    while rest.len() >= 5 {
+    while rest.len() >= 5 && rest[0] == 0x16 {
         let length = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
-        if rest[0] != 0x16 {
-            return None;
-        }
-        handshake.extend_from_slice(rest.get(5..5 + length)?);
+        let Some(payload) = rest.get(5..5 + length) else {
+            break;
+        };
+        handshake.extend_from_slice(payload);
         rest = &rest[5 + length..];
     }
     let mut r = Reader(&handshake);
@@ -196,6 +199,30 @@ mod tests {
         split.extend_from_slice(&(b.len() as u16).to_be_bytes());
         split.extend_from_slice(b);
         assert_eq!(extension_types(&split), Some(vec![0, EXTENSION_ECH, 43]));
+    }
+
+    /// Found by the `client_hello` fuzz target: bytes after the hello in
+    /// the same read made the scan give up, so an ECH hello followed by a
+    /// change_cipher_spec record passed as one without ECH.
+    #[test]
+    fn what_follows_the_hello_does_not_hide_its_extensions() {
+        let bytes = hello(&[(0, b"\x00\x00"), (EXTENSION_ECH, b"abc")]);
+        let expected = Some(vec![0, EXTENSION_ECH]);
+        for tail in [
+            &[0x14, 3, 3, 0, 1, 1][..],
+            &[0x17, 3, 3, 0, 2, 9, 9],
+            &[0x16, 3, 3, 0x40, 0, 1, 2],
+            &[0x16, 3],
+        ] {
+            let mut sent = bytes.clone();
+            sent.extend_from_slice(tail);
+            assert_eq!(extension_types(&sent), expected, "{tail:?}");
+            let hello = Hello {
+                server_name: None,
+                bytes: sent,
+            };
+            assert!(hello.has_encrypted_hello());
+        }
     }
 
     #[test]
