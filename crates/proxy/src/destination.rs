@@ -43,6 +43,9 @@ pub struct Destinations {
     allowed_internal: Vec<ipnet::IpNet>,
     forbidden: Vec<SocketAddr>,
     hosts: HashMap<String, IpAddr>,
+    /// Never look a name up and never answer an address to connect to:
+    /// for the fuzz targets, so no input reaches the network.
+    offline: bool,
 }
 
 impl Destinations {
@@ -61,7 +64,18 @@ impl Destinations {
                 .into_iter()
                 .map(|(name, ip)| (name.trim_end_matches('.').to_ascii_lowercase(), ip))
                 .collect(),
+            offline: false,
         }
+    }
+
+    /// These rules, but [`Destinations::resolve`] reads only IP literals
+    /// and the names table, checks them as usual, and then refuses every
+    /// address it would have allowed: nothing is ever connected to. For
+    /// the fuzz targets (`crate::fuzzing`).
+    #[doc(hidden)]
+    pub fn offline(mut self) -> Destinations {
+        self.offline = true;
+        self
     }
 
     /// Whether an open connection reached this very host on a forbidden
@@ -111,6 +125,8 @@ impl Destinations {
             vec![SocketAddr::new(ip, port)]
         } else if let Some(ip) = self.hosts.get(&host.to_ascii_lowercase()) {
             vec![SocketAddr::new(*ip, port)]
+        } else if self.offline {
+            Vec::new()
         } else {
             tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
                 .await
@@ -136,6 +152,10 @@ impl Destinations {
             })
             .collect();
         match (allowed.is_empty(), first_refusal) {
+            (false, _) if self.offline => Err(DestinationError::Resolve {
+                host: host.to_string(),
+                reason: "offline: nothing is connected to".into(),
+            }),
             (false, _) => Ok(allowed),
             (true, Some(refusal)) => Err(refusal),
             (true, None) => Err(DestinationError::NoAddress(host.to_string())),
@@ -179,7 +199,7 @@ type Connecting<T> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, ConnectError>> + Send>>;
 
 /// A URI's host without IPv6 brackets.
-fn bare_host(uri: &http::Uri) -> Result<&str, ConnectError> {
+pub(crate) fn bare_host(uri: &http::Uri) -> Result<&str, ConnectError> {
     let host = uri.host().ok_or(ConnectError::NoHost)?;
     Ok(host.trim_start_matches('[').trim_end_matches(']'))
 }

@@ -11,6 +11,8 @@ pub mod auth;
 pub mod blockpage;
 pub mod ca;
 pub mod destination;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hello;
 mod idle;
 pub mod listen;

@@ -108,11 +108,7 @@ async fn accept_loop(listener: TcpListener, limits: ListenLimits, proxy: Arc<Pro
     let per_client = Arc::new(PerClient::default());
     // Owned here, so stopping the listener ends every connection with it.
     let mut connections = tokio::task::JoinSet::new();
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_timeout)
-        .max_buf_size(limits.max_header_bytes.max(8192))
-        .keep_alive(true);
+    let http = http_builder(&limits);
     loop {
         while connections.try_join_next().is_some() {}
         let (stream, peer) = match listener.accept().await {
@@ -134,27 +130,50 @@ async fn accept_loop(listener: TcpListener, limits: ListenLimits, proxy: Arc<Pro
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (proxy, http) = (proxy.clone(), http.clone());
         let guard = ConnectionGuard(Arc::new((permit, slot)));
-        connections.spawn(async move {
-            let held = guard.clone();
-            let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(guard.clone());
-                let proxy = proxy.clone();
-                async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, peer).await) }
-            });
-            if let Err(e) = http
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades()
-                .await
-            {
-                if e.is_parse() || e.is_parse_too_large() {
-                    tracing::info!(client = %peer, error = %e, "proxy: malformed request");
-                } else {
-                    tracing::debug!(client = %peer, error = %e, "proxy: connection ended");
-                }
-            }
-            drop(held);
-        });
+        connections.spawn(serve_connection(
+            proxy.clone(),
+            http.clone(),
+            TokioIo::new(stream),
+            peer,
+            guard,
+        ));
     }
+}
+
+/// How every client connection is served: HTTP/1.1 within `limits`.
+pub(crate) fn http_builder(limits: &ListenLimits) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .keep_alive(true);
+    http
+}
+
+/// Serves one client connection until it ends. `guard` is its place in
+/// the limits, held until then (and by any tunnel it opens).
+pub(crate) async fn serve_connection<I>(
+    proxy: Arc<Proxy>,
+    http: http1::Builder,
+    io: I,
+    peer: SocketAddr,
+    guard: ConnectionGuard,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let held = guard.clone();
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(guard.clone());
+        let proxy = proxy.clone();
+        async move { Ok::<_, std::convert::Infallible>(proxy.handle(req, peer).await) }
+    });
+    if let Err(e) = http.serve_connection(io, service).with_upgrades().await {
+        if e.is_parse() || e.is_parse_too_large() {
+            tracing::info!(client = %peer, error = %e, "proxy: malformed request");
+        } else {
+            tracing::debug!(client = %peer, error = %e, "proxy: connection ended");
+        }
+    }
+    drop(held);
 }

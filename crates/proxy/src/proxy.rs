@@ -937,16 +937,7 @@ impl Proxy {
             }
             Err(_) => return,
         };
-        let host = if named.host_str().contains(':') {
-            format!("[{}]", named.host_str())
-        } else {
-            named.host_str().to_string()
-        };
-        let authority = if t.authority.ends_with(":443") {
-            host
-        } else {
-            format!("{host}:{}", t.authority.rsplit(':').next().unwrap_or("443"))
-        };
+        let authority = inner_authority(named.host_str(), &t.authority);
         let inner = InnerRequest {
             tunnel: Arc::new(t),
             verdict: Arc::new(verdict),
@@ -1096,6 +1087,25 @@ struct InnerRequest {
 struct Inspection {
     ca: Arc<LocalCa>,
     origins: Client<CheckedTlsConnector, Incoming>,
+}
+
+/// The authority requests inside an inspected tunnel are sent to: `host`
+/// (the name decided; an IPv6 address is bracketed) with the port of the
+/// CONNECT's `host:port` unless that is 443.
+pub(crate) fn inner_authority(host: &str, connect_authority: &str) -> String {
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    if connect_authority.ends_with(":443") {
+        host
+    } else {
+        format!(
+            "{host}:{}",
+            connect_authority.rsplit(':').next().unwrap_or("443")
+        )
+    }
 }
 
 /// A block by the proxy's own circumvention checks, not by a list.
