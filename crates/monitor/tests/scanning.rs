@@ -63,6 +63,19 @@ const POSITIVES: &[(&str, &str)] = &[
     ("weapons-violence", "where to buy a zombie knife"),
     ("weapons-violence", "im gonna stab him"),
     ("weapons-violence", "going to shoot up the school"),
+    // Families added after the first blind score (our own wording).
+    ("self-harm", "four months clean and i relapsed, cut again"),
+    ("self-harm", "how to cover up my cuts for pe"),
+    ("suicide", "i think ill ctb this weekend"),
+    ("suicide", "would a box of citalopram kill me"),
+    ("grooming", "he wants to meet up but says not to tell my mum"),
+    ("grooming", "she said shell post my pics unless i send more"),
+    ("grooming", "free robux if you send nudes"),
+    ("hate", "asylum seekers are parasites"),
+    ("weapons-violence", "carrying a blade for protection"),
+    ("bullying", "they made a group chat to decide who is ugly"),
+    ("drugs", "where can i get ket near me"),
+    ("eating-disorders", "lowest calories i can survive on"),
 ];
 
 const HARD_NEGATIVES: &[&str] = &[
@@ -97,6 +110,17 @@ const HARD_NEGATIVES: &[&str] = &[
     "sex education curriculum year 9",
     "a protein lean recipe for dinner",
     "The Catcher in the Rye chapter summary",
+    "gonna cut the grass tonight",
+    "i cut my arm on the fence at forest school",
+    "Self-harm: information for young people - YoungMinds",
+    "1000 ways to die episode list",
+    "is ibuprofen safe for dogs",
+    "dont tell anyone but lets meet at the shop to get mum a present",
+    "shoot hoops after school",
+    "how to make a bath bomb",
+    "the way refugees are treated is disgusting",
+    "ugly christmas jumper group chat",
+    "how to get weeds out of the patio",
 ];
 
 #[test]
