@@ -560,7 +560,7 @@ pub struct DeviceInput {
     pub site: Option<String>,
 }
 
-fn audit_entry(
+pub(crate) fn audit_entry(
     actor: String,
     action: &str,
     object: String,

@@ -40,13 +40,8 @@ fn audit(
     reason: Option<String>,
 ) -> AuditEntry {
     AuditEntry {
-        time_us: now_us(),
-        actor,
-        action: action.into(),
-        object,
-        before,
-        after,
         reason,
+        ..crate::actions::audit_entry(actor, action, object, before, after)
     }
 }
 

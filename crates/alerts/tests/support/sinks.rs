@@ -8,6 +8,25 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::time::{Duration, Instant};
 
+/// Listens on a free loopback port; each connection gets its own thread
+/// running `session`, which hands what arrived to the receiver.
+fn serve<T: Send + 'static>(
+    session: fn(TcpStream, &Sender<T>) -> std::io::Result<()>,
+) -> (SocketAddr, Receiver<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let addr = listener.local_addr().expect("address");
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let _ = session(stream, &tx);
+            });
+        }
+    });
+    (addr, rx)
+}
+
 /// A mail as the SMTP sink took it.
 #[derive(Debug, Clone)]
 pub struct Mail {
@@ -25,18 +44,8 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the SMTP sink");
-        let addr = listener.local_addr().expect("address");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let tx = tx.clone();
-                std::thread::spawn(move || {
-                    let _ = smtp_session(stream, &tx);
-                });
-            }
-        });
-        SmtpSink { addr, mails: rx }
+        let (addr, mails) = serve(smtp_session);
+        SmtpSink { addr, mails }
     }
 
     pub fn next(&self, within: Duration) -> Option<Mail> {
@@ -113,18 +122,8 @@ pub struct WebhookReceiver {
 
 impl WebhookReceiver {
     pub fn start() -> WebhookReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the webhook receiver");
-        let addr = listener.local_addr().expect("address");
-        let (tx, rx) = channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let tx = tx.clone();
-                std::thread::spawn(move || {
-                    let _ = http_request(stream, &tx);
-                });
-            }
-        });
-        WebhookReceiver { addr, calls: rx }
+        let (addr, calls) = serve(http_request);
+        WebhookReceiver { addr, calls }
     }
 
     pub fn url(&self, path: &str) -> String {
