@@ -68,7 +68,10 @@ const POSITIVES: &[(&str, &str)] = &[
     ("self-harm", "how to cover up my cuts for pe"),
     ("suicide", "i think ill ctb this weekend"),
     ("suicide", "would a box of citalopram kill me"),
-    ("grooming", "he wants to meet up but says not to tell my mum"),
+    (
+        "grooming",
+        "he wants to meet up but says not to tell my mum",
+    ),
     ("grooming", "she said shell post my pics unless i send more"),
     ("grooming", "free robux if you send nudes"),
     ("hate", "asylum seekers are parasites"),
