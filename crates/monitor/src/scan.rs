@@ -33,7 +33,7 @@ pub struct Hit {
 
 #[derive(Debug, Clone, Copy)]
 enum Use {
-    Part { rule: usize, part: usize },
+    Part { rule: usize },
     Negative { negative: usize },
 }
 
@@ -42,7 +42,8 @@ struct CompiledRule {
     lexicon: usize,
     label: String,
     severity: u8,
-    parts: usize,
+    /// The pattern of each part, in order.
+    part_patterns: Vec<usize>,
     within: usize,
 }
 
@@ -90,26 +91,28 @@ impl Scanner {
                     patterns.len() - 1
                 });
                 uses[id].push(u);
+                id
             };
         let mut rules = Vec::new();
         let mut negatives = Vec::new();
         for (l, lex) in lexicons.iter().enumerate() {
             for r in &lex.rules {
                 let rule = rules.len();
-                for (part, text) in r.parts.iter().enumerate() {
+                let mut part_patterns = Vec::with_capacity(r.parts.len());
+                for text in &r.parts {
                     // Whole words, or a word's start for a prefix rule.
                     let pattern = if r.prefix {
                         format!(" {text}")
                     } else {
                         format!(" {text} ")
                     };
-                    add(pattern, Use::Part { rule, part }, &mut patterns, &mut uses);
+                    part_patterns.push(add(pattern, Use::Part { rule }, &mut patterns, &mut uses));
                 }
                 rules.push(CompiledRule {
                     lexicon: l,
                     label: r.label.clone(),
                     severity: r.severity,
-                    parts: r.parts.len(),
+                    part_patterns,
                     within: r.within,
                 });
             }
@@ -184,9 +187,11 @@ impl Scanner {
 
     /// Walks the automaton from each candidate word start in `norm`.
     fn scan_normalised(&self, norm: &str, candidates: &[usize]) -> Vec<Hit> {
-        // Where each rule part and each negative was found (start, end).
-        let mut parts: HashMap<(usize, usize), Vec<(usize, usize)>> = HashMap::new();
-        let mut negatives: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
+        // Where each pattern was found (start, end), left to right. Kept
+        // per pattern, not per rule using it: a common word can be part of
+        // a hundred rules, and is looked at once per text, not once per
+        // occurrence and rule.
+        let mut found: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
         let dfa = &self.automaton;
         let Ok(anchored_start) = dfa.start_state(Anchored::Yes) else {
             return Vec::new();
@@ -216,39 +221,36 @@ impl Scanner {
                     if end - dfa.pattern_len(pattern) != start {
                         continue;
                     }
-                    for u in &self.uses[pattern.as_usize()] {
-                        match *u {
-                            Use::Part { rule, part } => {
-                                let at = parts.entry((rule, part)).or_default();
-                                if at.len() < 16 {
-                                    at.push((start, end));
-                                }
-                            }
-                            Use::Negative { negative } => {
-                                let at = negatives.entry(negative).or_default();
-                                if at.len() < 64 {
-                                    at.push((start, end));
-                                }
-                            }
-                        }
+                    let at = found.entry(pattern.as_usize()).or_default();
+                    if at.len() < NEGATIVE_CAP {
+                        at.push((start, end));
                     }
                 }
             }
         }
-        if parts.is_empty() {
+        let mut rules: Vec<usize> = Vec::new();
+        let mut negatives: Vec<(usize, &[(usize, usize)])> = Vec::new();
+        for (&pattern, at) in &found {
+            for u in &self.uses[pattern] {
+                match *u {
+                    Use::Part { rule } => rules.push(rule),
+                    Use::Negative { negative } => negatives.push((negative, at.as_slice())),
+                }
+            }
+        }
+        if rules.is_empty() {
             return Vec::new();
         }
-        let mut rules: Vec<usize> = parts.keys().map(|(r, _)| *r).collect();
         rules.sort_unstable();
         rules.dedup();
         let mut hits = Vec::new();
         for r in rules {
             let rule = &self.rules[r];
-            let Some(span) = self.span(r, rule, &parts) else {
+            let Some(span) = span(rule, &found) else {
                 continue;
             };
-            let negated = negatives.iter().any(|(n, at)| {
-                let neg = &self.negatives[*n];
+            let negated = negatives.iter().any(|&(n, at)| {
+                let neg = &self.negatives[n];
                 neg.lexicon == rule.lexicon
                     && at
                         .iter()
@@ -273,31 +275,37 @@ impl Scanner {
         });
         hits
     }
+}
 
-    /// Where every part of `rule` was found close enough together.
-    fn span(
-        &self,
-        r: usize,
-        rule: &CompiledRule,
-        parts: &HashMap<(usize, usize), Vec<(usize, usize)>>,
-    ) -> Option<(usize, usize)> {
-        let first = parts.get(&(r, 0))?;
-        'candidates: for &(s0, e0) in first {
-            let (mut lo, mut hi) = (s0, e0);
-            for p in 1..rule.parts {
-                let at = parts.get(&(r, p))?;
-                // The occurrence nearest this candidate.
-                let &(s, e) = at.iter().min_by_key(|(s, _)| s.abs_diff(s0))?;
-                lo = lo.min(s);
-                hi = hi.max(e);
-                if rule.within > 0 && hi - lo > rule.within {
-                    continue 'candidates;
-                }
+/// Occurrences kept per (rule, part): the first ones, left to right.
+const PART_CAP: usize = 16;
+/// Occurrences kept per pattern (the most a negative looks at).
+const NEGATIVE_CAP: usize = 64;
+
+/// Where every part of `rule` was found close enough together.
+fn span(
+    rule: &CompiledRule,
+    found: &HashMap<usize, Vec<(usize, usize)>>,
+) -> Option<(usize, usize)> {
+    let at = |p: usize| -> Option<&[(usize, usize)]> {
+        let list = found.get(rule.part_patterns.get(p)?)?;
+        Some(&list[..list.len().min(PART_CAP)])
+    };
+    let first = at(0)?;
+    'candidates: for &(s0, e0) in first {
+        let (mut lo, mut hi) = (s0, e0);
+        for p in 1..rule.part_patterns.len() {
+            // The occurrence nearest this candidate.
+            let &(s, e) = at(p)?.iter().min_by_key(|(s, _)| s.abs_diff(s0))?;
+            lo = lo.min(s);
+            hi = hi.max(e);
+            if rule.within > 0 && hi - lo > rule.within {
+                continue 'candidates;
             }
-            return Some((lo, hi));
         }
-        None
+        return Some((lo, hi));
     }
+    None
 }
 
 fn context(norm: &str, (start, end): (usize, usize)) -> String {
