@@ -5,6 +5,7 @@
 //! alert severity goes to the alert worker as [`NewAlert`]s; it never
 //! waits on the database.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
@@ -115,57 +116,47 @@ impl Watcher {
     }
 
     /// One logged event: its search terms and URL are scanned, and a blocked
-    /// one counts as an attempt on the themes it touches.
+    /// one counts as an attempt on the themes it touches. Runs for every
+    /// request, so nothing is allocated for an alert unless one may be due.
     pub fn event(&self, event: &AccessEvent) {
         let blocked = event.action == "block";
-        if event.search.is_none() && event.url.is_none() && !blocked {
+        let url = event.url.as_deref().map(String::from_utf8_lossy);
+        // The search terms are in the URL too: scanned once, as a search.
+        let (text, source): (Option<Cow<'_, str>>, &str) = match (&event.search, &url) {
+            (Some(search), _) => (Some(Cow::Borrowed(search)), "search"),
+            (None, Some(u)) => (Some(Cow::Owned(decode_url(u))), "url"),
+            (None, None) => (None, ""),
+        };
+        if text.is_none() && !blocked {
             return;
         }
         let scanner = self.inner.scanner.load();
+        let mut buffer = String::new();
+        let hits = text
+            .as_deref()
+            .map(|t| scanner.scan_with(t, &mut buffer))
+            .unwrap_or_default();
+        if hits.is_empty() && !blocked {
+            return;
+        }
         let subject = event
             .user
             .clone()
             .or_else(|| event.device.clone())
             .unwrap_or_else(|| event.client_ip.clone());
-        let url = event
-            .url
-            .as_deref()
-            .map(|u| String::from_utf8_lossy(u).into_owned());
-        let base = NewAlert {
-            time_us: event.time_us,
+        let base = unscored(
+            event.time_us,
             subject,
-            group: event.group.clone(),
-            theme: String::new(),
-            severity: 0,
-            rule: String::new(),
-            source: String::new(),
-            excerpt: String::new(),
-            url: url.clone(),
-            event_ref: Some(event.reference.to_string()),
-        };
-        let mut buffer = String::new();
-        let mut touched: Vec<String> = Vec::new();
-        // The search terms are in the URL too: scanned once, as a search.
-        let (text, source) = match (&event.search, &url) {
-            (Some(search), _) => (Some(search.clone()), "search"),
-            (None, Some(u)) => (Some(decode_url(u)), "url"),
-            (None, None) => (None, ""),
-        };
-        if let Some(text) = text {
-            let hits = scanner.scan_with(&text, &mut buffer);
-            self.report(
-                &hits,
-                &NewAlert {
-                    source: source.into(),
-                    ..base.clone()
-                },
-                Some(&text),
-            );
-            touched.extend(hits.into_iter().map(|h| h.theme));
-        }
+            event.group.clone(),
+            url.map(Cow::into_owned),
+            event.reference,
+            source,
+        );
+        self.report(&hits, &base, text.as_deref());
         if !blocked {
             return;
         }
+        let mut touched: Vec<String> = hits.into_iter().map(|h| h.theme).collect();
         let host = String::from_utf8_lossy(&event.host);
         touched.extend(
             scanner
@@ -274,41 +265,53 @@ impl TextSink for PageText {
             ),
             TextKind::Plain => (None, scanner.scan(&raw)),
         };
-        let base = NewAlert {
-            time_us: now_us(),
-            subject: self
-                .page
-                .user
-                .clone()
-                .unwrap_or_else(|| self.page.client_ip.to_string()),
-            group: Some(self.page.group.clone()),
-            theme: String::new(),
-            severity: 0,
-            rule: String::new(),
-            source: String::new(),
-            excerpt: String::new(),
-            url: Some(self.page.url.clone()),
-            event_ref: Some(self.page.reference.to_string()),
-        };
-        let mut buffer = String::new();
-        if let Some(title) = title {
-            let hits = scanner.scan_with(&title, &mut buffer);
-            self.watcher.report(
-                &hits,
-                &NewAlert {
-                    source: "title".into(),
-                    ..base.clone()
-                },
-                Some(&title),
-            );
+        let title_hits = title
+            .as_deref()
+            .map(|t| scanner.scan(t))
+            .unwrap_or_default();
+        if title_hits.is_empty() && body_hits.is_empty() {
+            return;
         }
-        self.watcher.report(
-            &body_hits,
-            &NewAlert {
-                source: "page".into(),
-                ..base
-            },
-            None,
+        let page = &self.page;
+        let base = unscored(
+            now_us(),
+            page.user
+                .clone()
+                .unwrap_or_else(|| page.client_ip.to_string()),
+            Some(page.group.clone()),
+            Some(page.url.clone()),
+            page.reference,
+            "title",
         );
+        self.watcher.report(&title_hits, &base, title.as_deref());
+        let base = NewAlert {
+            source: "page".into(),
+            ..base
+        };
+        self.watcher.report(&body_hits, &base, None);
+    }
+}
+
+/// What an alert from this request will say before a hit fills in theme,
+/// severity, rule and excerpt.
+fn unscored(
+    time_us: i64,
+    subject: String,
+    group: Option<String>,
+    url: Option<String>,
+    reference: tutela_store::EventRef,
+    source: &str,
+) -> NewAlert {
+    NewAlert {
+        time_us,
+        subject,
+        group,
+        theme: String::new(),
+        severity: 0,
+        rule: String::new(),
+        source: source.into(),
+        excerpt: String::new(),
+        url,
+        event_ref: Some(reference.to_string()),
     }
 }
