@@ -17,7 +17,7 @@ pub mod text;
 pub mod watch;
 pub mod worker;
 
-pub use notice::{theme_label, Digest, Notice};
+pub use notice::{Digest, Notice};
 pub use settings::{Contact, EmailSettings, MonitorSettings};
 pub use watch::{WatchRules, Watcher};
 pub use worker::{AlertWorker, WorkerOptions};

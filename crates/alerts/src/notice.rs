@@ -3,6 +3,7 @@
 //! pupil typed or saw, so no email or webhook can carry raw content.
 
 use serde_json::json;
+use tutela_monitor::theme_label;
 
 /// One alert, as a notification tells it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,23 +21,6 @@ pub struct Notice {
     pub source: String,
     /// The alert in the console.
     pub link: String,
-}
-
-/// The words people read for a theme.
-pub fn theme_label(theme: &str) -> &str {
-    match theme {
-        "self-harm" => "Self-harm",
-        "suicide" => "Suicide",
-        "eating-disorders" => "Eating disorders",
-        "grooming" => "Grooming and child sexual exploitation",
-        "sexual-content" => "Sexual content",
-        "radicalisation" => "Radicalisation and extremism",
-        "bullying" => "Bullying",
-        "hate" => "Hate and discrimination",
-        "drugs" => "Drugs",
-        "weapons-violence" => "Weapons and violence",
-        other => other,
-    }
 }
 
 impl Notice {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use tutela_monitor::{normalise, Lexicon, Scanner};
+use tutela_monitor::{built_in_lexicons_with, normalise, Scanner};
 use tutela_store::alerts::{self, Alert, AlertFilter, Exclusion, NewAlert, Raised};
 use tutela_store::{Backend, StoreError};
 
@@ -200,9 +200,11 @@ impl State {
             Some(Ok(versions)) => {
                 let edits: Vec<(String, String)> =
                     versions.into_iter().map(|v| (v.file, v.text)).collect();
-                match lexicons_with(&edits).and_then(|l| {
-                    Scanner::new(&l).map_err(|e| format!("the lexicons do not compile: {e}"))
-                }) {
+                match built_in_lexicons_with(&edits)
+                    .map_err(|e| e.to_string())
+                    .and_then(|l| {
+                        Scanner::new(&l).map_err(|e| format!("the lexicons do not compile: {e}"))
+                    }) {
                     Ok(scanner) => {
                         self.watcher.set_scanner(scanner);
                         self.lexicons_loaded = true;
@@ -457,23 +459,4 @@ pub fn notice_for(alert: &Alert, timezone: &TimeZone, console_url: &str) -> Noti
 fn mentions(text: &str, term: &str) -> bool {
     let term = normalise(term);
     term.trim().len() >= 2 && normalise(text).contains(&term)
-}
-
-/// The built-in lexicons with `edits` (file name, text) in place of theirs;
-/// an edit may also add a file.
-pub fn lexicons_with(edits: &[(String, String)]) -> Result<Vec<Lexicon>, String> {
-    let mut files: Vec<(String, String)> = tutela_monitor::lexicon::built_in()
-        .into_iter()
-        .map(|(f, t)| (f.to_string(), t.to_string()))
-        .collect();
-    for (file, text) in edits {
-        match files.iter_mut().find(|(f, _)| f == file) {
-            Some(slot) => slot.1 = text.clone(),
-            None => files.push((file.clone(), text.clone())),
-        }
-    }
-    files
-        .iter()
-        .map(|(f, t)| Lexicon::parse(f, t).map_err(|e| e.to_string()))
-        .collect()
 }

@@ -12,8 +12,8 @@ use axum::{Form, Json};
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
-use tutela_alerts::theme_label;
 use tutela_monitor::lexicon::THEMES;
+use tutela_monitor::theme_label;
 use tutela_store::alerts::{
     self, Alert, AlertFilter, AlertNote, AlertState, Exclusion, LexiconVersion, NewExclusion,
     TriageError,
@@ -648,7 +648,7 @@ pub async fn save_lexicon(
                 .iter()
                 .map(|(f, t, _)| (f.clone(), if *f == file { text.clone() } else { t.clone() }))
                 .collect();
-            let all = tutela_alerts::worker::lexicons_with(&edits)?;
+            let all = tutela_monitor::built_in_lexicons_with(&edits).map_err(|e| e.to_string())?;
             tutela_monitor::Scanner::new(&all)
                 .map(|_| ())
                 .map_err(|e| e.to_string())

@@ -36,6 +36,23 @@ pub const THEMES: &[&str] = &[
     "weapons-violence",
 ];
 
+/// The words people read for a theme.
+pub fn theme_label(theme: &str) -> &str {
+    match theme {
+        "self-harm" => "Self-harm",
+        "suicide" => "Suicide",
+        "eating-disorders" => "Eating disorders",
+        "grooming" => "Grooming and child sexual exploitation",
+        "sexual-content" => "Sexual content",
+        "radicalisation" => "Radicalisation and extremism",
+        "bullying" => "Bullying",
+        "hate" => "Hate and discrimination",
+        "drugs" => "Drugs",
+        "weapons-violence" => "Weapons and violence",
+        other => other,
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LexiconError {
     #[error("{file}: {message}")]

@@ -17,13 +17,26 @@ pub mod scan;
 
 pub use escalation::{AttemptTracker, Escalation, EscalationRule};
 pub use html::{html_text, html_text_into, html_title};
-pub use lexicon::{Lexicon, LexiconError};
+pub use lexicon::{theme_label, Lexicon, LexiconError};
 pub use normalise::{normalise, normalise_into};
 pub use scan::{Hit, HtmlBuffers, Scanner};
 
 /// The built-in lexicons, parsed.
 pub fn built_in_lexicons() -> Result<Vec<Lexicon>, LexiconError> {
-    lexicon::built_in()
+    built_in_lexicons_with(&[])
+}
+
+/// The built-in lexicons with `edits` (file name, text) in place of theirs,
+/// as a DSL edited them in the console; an edit may also add a file.
+pub fn built_in_lexicons_with(edits: &[(String, String)]) -> Result<Vec<Lexicon>, LexiconError> {
+    let mut files: Vec<(&str, &str)> = lexicon::built_in();
+    for (file, text) in edits {
+        match files.iter_mut().find(|(f, _)| f == file) {
+            Some(slot) => slot.1 = text,
+            None => files.push((file, text)),
+        }
+    }
+    files
         .into_iter()
         .map(|(file, text)| Lexicon::parse(file, text))
         .collect()

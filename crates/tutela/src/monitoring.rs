@@ -7,7 +7,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use tutela_alerts::deliver::Delivery;
 use tutela_alerts::hours::{SchoolHours, Weekly};
-use tutela_alerts::worker::lexicons_with;
 use tutela_alerts::{AlertWorker, WatchRules, Watcher, WorkerOptions};
 use tutela_monitor::{EscalationRule, Scanner};
 use tutela_store::EventSink;
@@ -75,10 +74,9 @@ impl Monitoring {
         }
         // The built-in lexicons at once; the worker lays the console's
         // edits over them as soon as it reaches the store.
-        let scanner = Scanner::new(
-            &lexicons_with(&[]).map_err(|e| anyhow::anyhow!("built-in lexicons: {e}"))?,
-        )
-        .context("cannot compile the built-in lexicons")?;
+        let scanner =
+            Scanner::new(&tutela_monitor::built_in_lexicons().context("the built-in lexicons")?)
+                .context("cannot compile the built-in lexicons")?;
         let (worker, watcher) = AlertWorker::start(options, |tx| Watcher::new(scanner, rules, tx))
             .context("cannot start the alert worker")?;
         tracing::info!(contacts = m.contacts.len(), "safeguarding monitor on");
