@@ -129,7 +129,7 @@ pub struct Lexicon {
 }
 
 /// The normalised form of a phrase, without the spaces around it.
-fn phrase(text: &str) -> String {
+pub(crate) fn phrase(text: &str) -> String {
     crate::normalise(text).trim().to_string()
 }
 

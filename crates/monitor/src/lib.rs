@@ -1,6 +1,8 @@
 //! Safeguarding risk detection, with no I/O: per-theme lexicons in
 //! editable TOML files ([`lexicon`]), the normalisation that makes
-//! `s3lf h4rm` and `k i l l` meet their plain forms ([`normalise`]), one
+//! `s3lf h4rm` and `k i l l` meet their plain forms ([`normalise`]), the
+//! other ways children spell a rule's words and masked words
+//! ([`spelling`]), one
 //! automaton that scores search terms, URLs, titles and page text into hits
 //! with theme, severity, rule and context ([`scan`]), raw HTML read as the
 //! page's text ([`html`]), and the escalation of
@@ -14,12 +16,14 @@ pub mod normalise;
 #[doc(hidden)]
 pub mod reference;
 pub mod scan;
+pub mod spelling;
 
 pub use escalation::{AttemptTracker, Escalation, EscalationRule};
 pub use html::{html_text, html_text_into, html_title};
 pub use lexicon::{theme_label, Lexicon, LexiconError};
 pub use normalise::{normalise, normalise_into};
 pub use scan::{Hit, HtmlBuffers, Scanner};
+pub use spelling::Spellings;
 
 /// The built-in lexicons, parsed.
 pub fn built_in_lexicons() -> Result<Vec<Lexicon>, LexiconError> {

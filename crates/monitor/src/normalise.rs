@@ -20,7 +20,8 @@ use unicode_normalization::UnicodeNormalization;
 /// What the fast loop does with a byte: a non-zero entry is the byte it
 /// becomes (a lower-case letter, or a space for whitespace and
 /// punctuation); zero means it needs a closer look in [`special`]: digits,
-/// the apostrophe, the leetspeak symbols, and anything outside ASCII.
+/// the apostrophe, the leetspeak symbols, the star of a masked word, and
+/// anything outside ASCII.
 const BYTE_MAP: [u8; 256] = {
     let mut map = [b' '; 256];
     let mut b = 0;
@@ -28,7 +29,9 @@ const BYTE_MAP: [u8; 256] = {
         let c = b as u8;
         if c.is_ascii_alphabetic() {
             map[b] = c.to_ascii_lowercase();
-        } else if c.is_ascii_digit() || c >= 0x80 || matches!(c, b'\'' | b'@' | b'$' | b'!' | b'|')
+        } else if c.is_ascii_digit()
+            || c >= 0x80
+            || matches!(c, b'\'' | b'@' | b'$' | b'!' | b'|' | b'*')
         {
             map[b] = 0;
         }
@@ -99,18 +102,22 @@ pub fn normalise(text: &str) -> String {
 /// the characters either side, a join from the run of one-letter words it
 /// is in), never from the text as a whole: one curly quote or em dash on a
 /// page must not change how `s3lf h4rm` further down is read.
-pub(crate) fn normalise_reporting<S: Spaces>(text: &str, out: &mut String, spaces: &mut S) {
+///
+/// Returns whether the text has a masked word (`c*tting`): a `*` touching
+/// a letter is kept as `*` for [`crate::spelling::Vocabulary::unmask`].
+pub(crate) fn normalise_reporting<S: Spaces>(text: &str, out: &mut String, spaces: &mut S) -> bool {
     let mut buf = std::mem::take(out).into_bytes();
     buf.clear();
-    if text.is_ascii() {
+    let masked = if text.is_ascii() {
         fast(text.as_bytes(), &mut buf, spaces)
     } else {
         fast(fold(text).as_bytes(), &mut buf, spaces)
-    }
+    };
     // Only whole characters are ever written, so this cannot fail; were
     // it to, a lossy copy is still text the scanner can read.
     *out = String::from_utf8(buf)
         .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    masked
 }
 
 /// Decomposes, drops the accents, lower-cases and folds to ASCII where a
@@ -198,11 +205,13 @@ struct State {
     last: u8,
     /// The last character written, when it was not ASCII.
     last_char: char,
+    /// Whether a masked word's `*` was written.
+    masked: bool,
 }
 
 /// Normalises folded text (or ASCII text as it is) a byte at a time
-/// through [`BYTE_MAP`].
-fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) {
+/// through [`BYTE_MAP`]; returns whether a `*` was kept.
+fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) -> bool {
     let map = &BYTE_MAP;
     // Every byte writes its slot before deciding whether to keep it, and
     // no character is written longer than it was read, so the buffer
@@ -217,6 +226,7 @@ fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) {
         ns: 1,
         last: b' ',
         last_char: ' ',
+        masked: false,
     };
     // Spelled-out letters: a run of three or more one-character words, in
     // any script. Finding one anywhere sends the whole text through
@@ -277,6 +287,7 @@ fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) {
     } else {
         sink.tail(out, &spaces[..st.ns]);
     }
+    st.masked
 }
 
 /// Whether the word between the spaces at `before` and `after` in `out`
@@ -328,7 +339,7 @@ fn plain(
     i
 }
 
-/// A digit, leetspeak symbol or apostrophe at `bytes[i]`.
+/// A digit, leetspeak symbol, apostrophe or star at `bytes[i]`.
 #[inline(never)]
 fn special(bytes: &[u8], i: usize, out: &mut [u8], spaces: &mut [usize], st: &mut State) {
     let b = bytes[i];
@@ -336,6 +347,21 @@ fn special(bytes: &[u8], i: usize, out: &mut [u8], spaces: &mut [usize], st: &mu
     let mapped = if b == b'\'' {
         // "don't" is "dont".
         return;
+    } else if b == b'*' {
+        // A star in or at the edge of a word masks a letter (`c*tting`,
+        // `*uicide`, `s**cide`); kept, each star, for the scanner to read.
+        // Elsewhere (`5 * 3`, a footnote) it is punctuation.
+        if last.is_ascii_lowercase()
+            || last == b'*'
+            || bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic())
+        {
+            out[st.pos] = b'*';
+            st.pos += 1;
+            st.last = b'*';
+            st.masked = true;
+            return;
+        }
+        b' '
     } else if let Some(l) = leet(b) {
         let next_is_letter = bytes.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
         // A digit touching a letter is a letter (`h4rm`); a symbol only

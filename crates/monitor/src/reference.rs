@@ -13,6 +13,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use crate::lexicon::Lexicon;
 use crate::scan::{BuildError, Hit};
+use crate::spelling::{pattern, Spellings, Vocabulary};
 
 /// Leetspeak digits and symbols, read as letters next to a letter.
 fn leet(b: u8) -> Option<u8> {
@@ -79,6 +80,15 @@ fn chars(text: &[char], out: &mut String) {
         } else if c == '\'' {
             // "don't" is "dont".
             continue;
+        } else if c == '*' {
+            // The star of a masked word (`c*tting`), each one kept.
+            let next_is_letter = text.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
+            if last.is_ascii_lowercase() || last == '*' || next_is_letter {
+                out.push('*');
+                last = '*';
+                continue;
+            }
+            ' '
         } else if let Some(l) = u8::try_from(c).ok().and_then(leet) {
             let next_is_letter = text.get(i + 1).is_some_and(|n| n.is_ascii_alphabetic());
             // A digit touching a letter is a letter (`h4rm`); a symbol only
@@ -190,10 +200,12 @@ pub struct Scanner {
     rules: Vec<CompiledRule>,
     negatives: Vec<CompiledNegative>,
     lexicons: Vec<(String, String)>,
+    vocabulary: Vocabulary,
 }
 
 impl Scanner {
     pub fn new(lexicons: &[Lexicon]) -> Result<Scanner, BuildError> {
+        let spellings = Spellings::built_in().map_err(|e| BuildError(e.to_string()))?;
         let mut patterns: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut uses: Vec<Vec<Use>> = Vec::new();
@@ -212,13 +224,14 @@ impl Scanner {
             for r in &lex.rules {
                 let rule = rules.len();
                 for (part, text) in r.parts.iter().enumerate() {
-                    // Whole words, or a word's start for a prefix rule.
-                    let pattern = if r.prefix {
-                        format!(" {text}")
-                    } else {
-                        format!(" {text} ")
-                    };
-                    add(pattern, Use::Part { rule, part }, &mut patterns, &mut uses);
+                    for form in spellings.forms(text, r.prefix) {
+                        add(
+                            pattern(&form, r.prefix),
+                            Use::Part { rule, part },
+                            &mut patterns,
+                            &mut uses,
+                        );
+                    }
                 }
                 rules.push(CompiledRule {
                     lexicon: l,
@@ -230,12 +243,14 @@ impl Scanner {
             }
             for n in &lex.negatives {
                 let negative = negatives.len();
-                add(
-                    format!(" {} ", n.phrase),
-                    Use::Negative { negative },
-                    &mut patterns,
-                    &mut uses,
-                );
+                for form in spellings.forms(&n.phrase, false) {
+                    add(
+                        pattern(&form, false),
+                        Use::Negative { negative },
+                        &mut patterns,
+                        &mut uses,
+                    );
+                }
                 negatives.push(CompiledNegative {
                     lexicon: l,
                     within: n.within,
@@ -251,6 +266,7 @@ impl Scanner {
             .build(&patterns)
             .map_err(|e| BuildError(e.to_string()))?;
         Ok(Scanner {
+            vocabulary: Vocabulary::new(patterns.iter().map(String::as_str)),
             automaton,
             uses,
             rules,
@@ -271,6 +287,9 @@ impl Scanner {
     /// As [`Scanner::scan`], reusing `buffer` for the normalised text.
     pub fn scan_with(&self, text: &str, buffer: &mut String) -> Vec<Hit> {
         normalise_into(text, buffer);
+        if let Some(unmasked) = self.vocabulary.unmask(buffer) {
+            *buffer = unmasked;
+        }
         self.scan_normalised(buffer)
     }
 
@@ -282,10 +301,10 @@ impl Scanner {
             for u in &self.uses[m.pattern().as_usize()] {
                 match *u {
                     Use::Part { rule, part } => {
-                        let at = parts.entry((rule, part)).or_default();
-                        if at.len() < 16 {
-                            at.push((m.start(), m.end()));
-                        }
+                        parts
+                            .entry((rule, part))
+                            .or_default()
+                            .push((m.start(), m.end()));
                     }
                     Use::Negative { negative } => {
                         let at = negatives.entry(negative).or_default();
@@ -295,6 +314,12 @@ impl Scanner {
                     }
                 }
             }
+        }
+        // The first occurrences of each part, left to right, in every way
+        // it is written.
+        for at in parts.values_mut() {
+            at.sort_unstable();
+            at.truncate(16);
         }
         if parts.is_empty() {
             return Vec::new();
@@ -439,6 +464,12 @@ mod tests {
         "su1c1de",
         "$uicide",
         "k!ll",
+        "*",
+        "c*tting",
+        "s**cide",
+        "*uicide",
+        "tonite",
+        "wanna",
         "k i l l",
         "l l l",
         "a b c",

@@ -18,6 +18,7 @@ use aho_corasick::{Anchored, MatchKind, StartKind};
 use crate::html::html_text_into;
 use crate::lexicon::Lexicon;
 use crate::normalise::{normalise_reporting, Spaces, LOOKAHEAD};
+use crate::spelling::{Spellings, Vocabulary};
 
 /// Something in a text that a rule found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,8 +43,9 @@ struct CompiledRule {
     lexicon: usize,
     label: String,
     severity: u8,
-    /// The pattern of each part, in order.
-    part_patterns: Vec<usize>,
+    /// The patterns of each part, in order: one for each way the part is
+    /// written (see [`crate::spelling`]).
+    part_patterns: Vec<Vec<usize>>,
     within: usize,
 }
 
@@ -76,10 +78,23 @@ pub struct Scanner {
     rules: Vec<CompiledRule>,
     negatives: Vec<CompiledNegative>,
     lexicons: Vec<(String, String)>,
+    /// The words a masked word may stand for.
+    vocabulary: Vocabulary,
 }
 
 impl Scanner {
+    /// Compiles `lexicons`, each phrase in every way the built-in
+    /// spellings say it is written.
     pub fn new(lexicons: &[Lexicon]) -> Result<Scanner, BuildError> {
+        let spellings = Spellings::built_in().map_err(|e| BuildError(e.to_string()))?;
+        Scanner::with_spellings(lexicons, &spellings)
+    }
+
+    /// As [`Scanner::new`], with `spellings` instead of the built-in ones.
+    pub fn with_spellings(
+        lexicons: &[Lexicon],
+        spellings: &Spellings,
+    ) -> Result<Scanner, BuildError> {
         let mut patterns: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut uses: Vec<Vec<Use>> = Vec::new();
@@ -100,13 +115,19 @@ impl Scanner {
                 let rule = rules.len();
                 let mut part_patterns = Vec::with_capacity(r.parts.len());
                 for text in &r.parts {
-                    // Whole words, or a word's start for a prefix rule.
-                    let pattern = if r.prefix {
-                        format!(" {text}")
-                    } else {
-                        format!(" {text} ")
-                    };
-                    part_patterns.push(add(pattern, Use::Part { rule }, &mut patterns, &mut uses));
+                    let ids = spellings
+                        .forms(text, r.prefix)
+                        .into_iter()
+                        .map(|form| {
+                            add(
+                                crate::spelling::pattern(&form, r.prefix),
+                                Use::Part { rule },
+                                &mut patterns,
+                                &mut uses,
+                            )
+                        })
+                        .collect();
+                    part_patterns.push(ids);
                 }
                 rules.push(CompiledRule {
                     lexicon: l,
@@ -118,12 +139,14 @@ impl Scanner {
             }
             for n in &lex.negatives {
                 let negative = negatives.len();
-                add(
-                    format!(" {} ", n.phrase),
-                    Use::Negative { negative },
-                    &mut patterns,
-                    &mut uses,
-                );
+                for form in spellings.forms(&n.phrase, false) {
+                    add(
+                        crate::spelling::pattern(&form, false),
+                        Use::Negative { negative },
+                        &mut patterns,
+                        &mut uses,
+                    );
+                }
                 negatives.push(CompiledNegative {
                     lexicon: l,
                     within: n.within,
@@ -144,6 +167,7 @@ impl Scanner {
         Ok(Scanner {
             automaton,
             filter: Filter::new(&patterns),
+            vocabulary: Vocabulary::new(patterns.iter().map(String::as_str)),
             uses,
             rules,
             negatives,
@@ -166,7 +190,22 @@ impl Scanner {
             filter: &self.filter,
             candidates: Vec::new(),
         };
-        normalise_reporting(text, buffer, &mut starts);
+        let masked = normalise_reporting(text, buffer, &mut starts);
+        if masked {
+            if let Some(unmasked) = self.vocabulary.unmask(buffer) {
+                // Rare, so the word starts are simply listed afresh.
+                *buffer = unmasked;
+                starts.candidates.clear();
+                let spaces: Vec<usize> = buffer
+                    .bytes()
+                    .enumerate()
+                    .filter_map(|(i, b)| (b == b' ').then_some(i))
+                    .collect();
+                let ready = spaces.partition_point(|&p| p + LOOKAHEAD < buffer.len());
+                starts.ready(buffer.as_bytes(), &spaces[..ready]);
+                starts.tail(buffer.as_bytes(), &spaces[ready..]);
+            }
+        }
         self.scan_normalised(buffer, &starts.candidates)
     }
 
@@ -287,12 +326,18 @@ fn span(
     rule: &CompiledRule,
     found: &HashMap<usize, Vec<(usize, usize)>>,
 ) -> Option<(usize, usize)> {
-    let at = |p: usize| -> Option<&[(usize, usize)]> {
-        let list = found.get(rule.part_patterns.get(p)?)?;
-        Some(&list[..list.len().min(PART_CAP)])
+    // A part's occurrences in every way it is written, left to right.
+    let at = |p: usize| -> Option<Vec<(usize, usize)>> {
+        let mut list: Vec<(usize, usize)> = Vec::new();
+        for pattern in rule.part_patterns.get(p)? {
+            list.extend(found.get(pattern).into_iter().flatten());
+        }
+        list.sort_unstable();
+        list.truncate(PART_CAP);
+        (!list.is_empty()).then_some(list)
     };
     let first = at(0)?;
-    'candidates: for &(s0, e0) in first {
+    'candidates: for &(s0, e0) in &first {
         let (mut lo, mut hi) = (s0, e0);
         for p in 1..rule.part_patterns.len() {
             // The occurrence nearest this candidate.

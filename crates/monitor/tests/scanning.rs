@@ -234,6 +234,44 @@ fn typography_elsewhere_on_a_page_changes_nothing() {
     assert!(themes(page).contains(&"suicide".to_string()), "{page}");
 }
 
+/// Children write the same words many ways: one rule serves the
+/// spellings in `lexicons/spellings.toml`, and a word masked to dodge a
+/// filter is read as the lexicon word it hides. Neither reads ordinary
+/// text differently.
+#[test]
+fn spellings_and_masked_words_meet_the_rules() {
+    let s = scanner();
+    let themes =
+        |text: &str| -> Vec<String> { alerts(&s, text).into_iter().map(|a| a.0).collect() };
+    for (theme, text) in [
+        ("suicide", "i wanna die"),
+        ("suicide", "sucide methods"),
+        ("suicide", "how to k*ll myself"),
+        ("suicide", "s**cide methods"),
+        ("suicide", "*uicide methods"),
+        ("self-harm", "how to hide s*lf h*rm scars"),
+        (
+            "suicide",
+            "everyone wud be better off without me. ppl would be better off without me",
+        ),
+    ] {
+        assert!(
+            themes(text).contains(&theme.to_string()),
+            "{text}: {:?}",
+            themes(text)
+        );
+    }
+    for benign in [
+        "5 * 3 = 15",
+        "**bold** and *italic* text",
+        "footnote* applies",
+        "c*t and d*g photos",
+        "f*** this homework",
+    ] {
+        assert!(themes(benign).is_empty(), "{benign}: {:?}", themes(benign));
+    }
+}
+
 /// Arabic as children type it: stretched with tatweel, with or without
 /// harakat, taa marbuta written as haa.
 #[test]
