@@ -12,7 +12,7 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::lexicon::Lexicon;
-use crate::scan::{BuildError, Hit};
+use crate::scan::{finish, BuildError, Cue, Hit, CUE_SEVERITY};
 use crate::spelling::{pattern, Spellings, Vocabulary};
 
 /// Leetspeak digits and symbols, read as letters next to a letter.
@@ -328,6 +328,7 @@ impl Scanner {
         rules.sort_unstable();
         rules.dedup();
         let mut hits = Vec::new();
+        let mut cues = Vec::new();
         for r in rules {
             let rule = &self.rules[r];
             let Some(span) = self.span(r, rule, &parts) else {
@@ -344,6 +345,14 @@ impl Scanner {
                 continue;
             }
             let (theme, language) = &self.lexicons[rule.lexicon];
+            if rule.severity == CUE_SEVERITY {
+                cues.push(Cue {
+                    theme,
+                    language,
+                    label: &rule.label,
+                    span,
+                });
+            }
             hits.push(Hit {
                 theme: theme.clone(),
                 language: language.clone(),
@@ -352,12 +361,9 @@ impl Scanner {
                 context: context(norm, span),
             });
         }
-        hits.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.theme.cmp(&b.theme))
-        });
-        hits
+        // Weighing cues is not what this oracle checks (the walk and the
+        // normaliser are), so it is the same code.
+        finish(hits, cues, norm)
     }
 
     /// Where every part of `rule` was found close enough together.

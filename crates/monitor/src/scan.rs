@@ -283,6 +283,7 @@ impl Scanner {
         rules.sort_unstable();
         rules.dedup();
         let mut hits = Vec::new();
+        let mut cues = Vec::new();
         for r in rules {
             let rule = &self.rules[r];
             let Some(span) = span(rule, &found) else {
@@ -299,6 +300,14 @@ impl Scanner {
                 continue;
             }
             let (theme, language) = &self.lexicons[rule.lexicon];
+            if rule.severity == CUE_SEVERITY {
+                cues.push(Cue {
+                    theme,
+                    language,
+                    label: &rule.label,
+                    span,
+                });
+            }
             hits.push(Hit {
                 theme: theme.clone(),
                 language: language.clone(),
@@ -307,13 +316,67 @@ impl Scanner {
                 context: context(norm, span),
             });
         }
-        hits.sort_by(|a, b| {
-            b.severity
-                .cmp(&a.severity)
-                .then_with(|| a.theme.cmp(&b.theme))
-        });
-        hits
+        finish(hits, cues, norm)
     }
+}
+
+/// Severity 2 is "a weak sign, seen only alongside others"
+/// (`lexicons/README.md`): a cue.
+pub(crate) const CUE_SEVERITY: u8 = 2;
+
+/// How near (bytes of normalised text between them) two cues must be to
+/// be read together: about a sentence.
+pub(crate) const CUE_WINDOW: usize = 80;
+
+/// A weak sign found in a text, for [`finish`] to weigh with the others.
+pub(crate) struct Cue<'a> {
+    pub(crate) theme: &'a str,
+    pub(crate) language: &'a str,
+    pub(crate) label: &'a str,
+    pub(crate) span: (usize, usize),
+}
+
+/// The hits of one text in the order callers see them, with one more hit
+/// per theme where two different cues of it stand close together: "the
+/// marks on my thighs" + "nobody notices" is concerning (severity 3)
+/// where neither is alone. Shared with the reference scanner, so both
+/// weigh cues the same way.
+pub(crate) fn finish(mut hits: Vec<Hit>, mut cues: Vec<Cue<'_>>, norm: &str) -> Vec<Hit> {
+    cues.sort_by(|a, b| (a.theme, a.span, a.label).cmp(&(b.theme, b.span, b.label)));
+    let mut i = 0;
+    while i < cues.len() {
+        let theme = cues[i].theme;
+        let end = cues[i..]
+            .iter()
+            .position(|c| c.theme != theme)
+            .map_or(cues.len(), |n| i + n);
+        let group = &cues[i..end];
+        let pair = group.iter().enumerate().find_map(|(k, a)| {
+            group[k + 1..].iter().find_map(|b| {
+                // Spans hold the spaces around their words, so cues on
+                // neighbouring words share one.
+                let apart = a.span.1 <= b.span.0 + 1 || b.span.1 <= a.span.0 + 1;
+                let gap = b.span.0.saturating_sub(a.span.1);
+                (a.label != b.label && apart && gap <= CUE_WINDOW).then_some((a, b))
+            })
+        });
+        if let Some((a, b)) = pair {
+            hits.push(Hit {
+                theme: theme.to_string(),
+                language: a.language.to_string(),
+                severity: CUE_SEVERITY + 1,
+                rule: format!("{} & {}", a.label, b.label),
+                context: context(norm, (a.span.0.min(b.span.0), a.span.1.max(b.span.1))),
+            });
+        }
+        i = end;
+    }
+    hits.sort_by(|a, b| {
+        b.severity
+            .cmp(&a.severity)
+            .then_with(|| a.theme.cmp(&b.theme))
+    });
+    hits
 }
 
 /// Occurrences kept per (rule, part): the first ones, left to right.
@@ -353,7 +416,7 @@ fn span(
     None
 }
 
-fn context(norm: &str, (start, end): (usize, usize)) -> String {
+pub(crate) fn context(norm: &str, (start, end): (usize, usize)) -> String {
     let mut from = start.saturating_sub(CONTEXT);
     while !norm.is_char_boundary(from) {
         from -= 1;

@@ -183,6 +183,65 @@ fn broken_lexicon_files_say_what_is_wrong() {
     assert!(Lexicon::parse("x.toml", "theme = ").is_err());
 }
 
+/// Severity 2 is a weak sign, seen only alongside others: two different
+/// cues of a theme within a sentence of each other are concerning
+/// (severity 3); one alone, the same one twice, or two far apart are not.
+#[test]
+fn weak_cues_add_up_only_when_close_together() {
+    let lexicon = Lexicon::parse(
+        "cues.toml",
+        r#"
+        theme = "self-harm"
+        language = "en"
+        [[rule]]
+        phrase = "marks on my"
+        severity = 2
+        [[rule]]
+        phrase = "thighs"
+        severity = 2
+        [[rule]]
+        phrase = "nobody notices"
+        severity = 2
+        [[negative]]
+        phrase = "stretch marks"
+        within = 10
+        "#,
+    )
+    .expect("parses");
+    let s = Scanner::new(&[lexicon]).expect("compile");
+    let concerning = |text: &str| -> Vec<String> {
+        s.scan(text)
+            .into_iter()
+            .filter(|h| h.severity >= 3)
+            .map(|h| h.rule)
+            .collect()
+    };
+    assert_eq!(
+        concerning("the marks on my thighs are getting worse"),
+        vec!["marks on my & thighs".to_string()]
+    );
+    assert_eq!(
+        concerning("nobody notices. the marks on my legs"),
+        vec!["nobody notices & marks on my".to_string()]
+    );
+    for calm in [
+        "the marks on my essay were good",
+        "thighs thighs thighs",
+        // A cue its negative cancels counts for nothing.
+        "stretch marks on my thighs",
+        &format!(
+            "marks on my homework. {} my thighs ache from running",
+            "word ".repeat(30)
+        ),
+    ] {
+        assert!(
+            concerning(calm).is_empty(),
+            "{calm}: {:?}",
+            concerning(calm)
+        );
+    }
+}
+
 /// One scanner for every property-test case: compiling it is most of a
 /// case's time.
 fn shared() -> &'static Scanner {
