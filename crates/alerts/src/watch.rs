@@ -131,10 +131,9 @@ impl Watcher {
             return;
         }
         let scanner = self.inner.scanner.load();
-        let mut buffer = String::new();
         let hits = text
             .as_deref()
-            .map(|t| scanner.scan_with(t, &mut buffer))
+            .map(|t| with_scratch(|s| scanner.scan_with(t, &mut s.normalised)))
             .unwrap_or_default();
         if hits.is_empty() && !blocked {
             return;
@@ -159,8 +158,7 @@ impl Watcher {
         let mut touched: Vec<String> = hits.into_iter().map(|h| h.theme).collect();
         let host = String::from_utf8_lossy(&event.host);
         touched.extend(
-            scanner
-                .scan_with(&host, &mut buffer)
+            with_scratch(|s| scanner.scan_with(&host, &mut s.normalised))
                 .into_iter()
                 .map(|h| h.theme),
         );
@@ -231,7 +229,7 @@ impl ContentObserver for Watcher {
             watcher: self.clone(),
             page: page.clone(),
             kind,
-            text: Vec::new(),
+            text: Vec::with_capacity(self.inner.rules.page_text_limit.min(PAGE_TEXT_START)),
         }))
     }
 }
@@ -258,17 +256,17 @@ impl TextSink for PageText {
     fn end(self: Box<Self>, _complete: bool) {
         let raw = String::from_utf8_lossy(&self.text);
         let scanner = self.watcher.inner.scanner.load();
-        let (title, body_hits) = match self.kind {
-            TextKind::Html => (
-                html_title(&raw),
-                scanner.scan_html_with(&raw, &mut HtmlBuffers::default()),
-            ),
-            TextKind::Plain => (None, scanner.scan(&raw)),
-        };
-        let title_hits = title
-            .as_deref()
-            .map(|t| scanner.scan(t))
-            .unwrap_or_default();
+        let (title, body_hits, title_hits) = with_scratch(|s| {
+            let (title, body_hits) = match self.kind {
+                TextKind::Html => (html_title(&raw), scanner.scan_html_with(&raw, &mut s.html)),
+                TextKind::Plain => (None, scanner.scan_with(&raw, &mut s.normalised)),
+            };
+            let title_hits = title
+                .as_deref()
+                .map(|t| scanner.scan_with(t, &mut s.normalised))
+                .unwrap_or_default();
+            (title, body_hits, title_hits)
+        });
         if title_hits.is_empty() && body_hits.is_empty() {
             return;
         }
@@ -290,6 +288,29 @@ impl TextSink for PageText {
         };
         self.watcher.report(&body_hits, &base, None);
     }
+}
+
+/// Room a page's text starts with: most pages' text fits, so it grows at
+/// most a few times.
+const PAGE_TEXT_START: usize = 16 << 10;
+
+/// Buffers for scanning, one set per proxy thread, so the scans of every
+/// request and page reuse them rather than allocating their own.
+#[derive(Default)]
+struct Scratch {
+    html: HtmlBuffers,
+    normalised: String,
+}
+
+fn with_scratch<T>(scan: impl FnOnce(&mut Scratch) -> T) -> T {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => scan(&mut scratch),
+        // Only if a scan were to start inside another on this thread.
+        Err(_) => scan(&mut Scratch::default()),
+    })
 }
 
 /// What an alert from this request will say before a hit fills in theme,

@@ -252,15 +252,37 @@ struct State {
 /// Normalises folded text (or ASCII text as it is) a byte at a time
 /// through [`BYTE_MAP`]; returns whether a `*` was kept.
 fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) -> bool {
-    let map = &BYTE_MAP;
     // Every byte writes its slot before deciding whether to keep it, and
     // no character is written longer than it was read, so the buffer
     // needs room for one more than the text and its opening space.
     out.resize(bytes.len() + 2, 0);
     // Room for a block's spaces plus the few carried over from the last;
-    // sized to the text so a short search term does not pay for a block.
-    let mut spaces = vec![0usize; bytes.len().min(BLOCK) + LOOKAHEAD + 4];
+    // sized to the text so a short search term does not pay for a block,
+    // and kept per thread so a page does not pay for an allocation.
+    thread_local! {
+        static SPACES: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+    }
+    let mut spaces = SPACES.take();
+    let room = bytes.len().min(BLOCK) + LOOKAHEAD + 4;
+    if spaces.len() < room {
+        spaces.resize(room, 0);
+    }
+    let masked = fast_with(bytes, out, sink, &mut spaces);
+    SPACES.set(spaces);
+    masked
+}
+
+/// [`fast`] with `spaces` to list word starts in.
+fn fast_with<S: Spaces>(
+    bytes: &[u8],
+    out: &mut Vec<u8>,
+    sink: &mut S,
+    spaces: &mut [usize],
+) -> bool {
+    let map = &BYTE_MAP;
+    // The opening space; every other slot is written before it is read.
     out[0] = b' ';
+    spaces[0] = 0;
     let mut st = State {
         pos: 1,
         ns: 1,
@@ -281,14 +303,14 @@ fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) -> bool {
         let end = (start + BLOCK).min(bytes.len());
         let mut i = start;
         loop {
-            i = plain(map, bytes, i, end, out, &mut spaces, &mut st);
+            i = plain(map, bytes, i, end, out, spaces, &mut st);
             if i >= end {
                 break;
             }
             i += if bytes[i] >= 0x80 {
-                special_general(bytes, i, out, &mut spaces, &mut st)
+                special_general(bytes, i, out, spaces, &mut st)
             } else {
-                special(bytes, i, out, &mut spaces, &mut st);
+                special(bytes, i, out, spaces, &mut st);
                 1
             };
         }

@@ -183,6 +183,22 @@ fn broken_lexicon_files_say_what_is_wrong() {
     assert!(Lexicon::parse("x.toml", "theme = ").is_err());
 }
 
+/// The scanner keeps buffers per thread: what a long page left in them
+/// must not hide a phrase at the very start of the next, short text.
+#[test]
+fn a_scan_is_not_changed_by_the_one_before() {
+    let s = scanner();
+    let first = |text: &str| -> bool {
+        alerts(&s, text)
+            .iter()
+            .any(|(theme, _, _)| theme == "self-harm")
+    };
+    assert!(first("self harm tips"));
+    let page = "an ordinary page of words about the weather. ".repeat(500);
+    assert!(!first(&page));
+    assert!(first("self harm tips"));
+}
+
 /// Severity 2 is a weak sign, seen only alongside others: two different
 /// cues of a theme within a sentence of each other are concerning
 /// (severity 3); one alone, the same one twice, or two far apart are not.
