@@ -98,30 +98,40 @@ impl Scanner {
         let mut patterns: Vec<String> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
         let mut uses: Vec<Vec<Use>> = Vec::new();
-        let mut add =
-            |pattern: String, u: Use, patterns: &mut Vec<String>, uses: &mut Vec<Vec<Use>>| {
-                let id = *index.entry(pattern.clone()).or_insert_with(|| {
-                    patterns.push(pattern);
-                    uses.push(Vec::new());
-                    patterns.len() - 1
-                });
-                uses[id].push(u);
-                id
-            };
+        let mut add = |pattern: String,
+                       u: Option<Use>,
+                       patterns: &mut Vec<String>,
+                       uses: &mut Vec<Vec<Use>>| {
+            let id = *index.entry(pattern.clone()).or_insert_with(|| {
+                patterns.push(pattern);
+                uses.push(Vec::new());
+                patterns.len() - 1
+            });
+            uses[id].extend(u);
+            id
+        };
         let mut rules = Vec::new();
         let mut negatives = Vec::new();
         for (l, lex) in lexicons.iter().enumerate() {
             for r in &lex.rules {
                 let rule = rules.len();
+                // A rule is looked at only when its trigger, its longest
+                // part, is found; the other parts are looked up then. A
+                // combination's common word ("alone", "school") is part of
+                // thousands of rules, and would otherwise put them all to
+                // the test wherever it occurs.
+                let trigger = (0..r.parts.len())
+                    .max_by_key(|&p| (r.parts[p].len(), std::cmp::Reverse(p)))
+                    .unwrap_or(0);
                 let mut part_patterns = Vec::with_capacity(r.parts.len());
-                for text in &r.parts {
+                for (p, text) in r.parts.iter().enumerate() {
                     let ids = spellings
                         .forms(text, r.prefix)
                         .into_iter()
                         .map(|form| {
                             add(
                                 crate::spelling::pattern(&form, r.prefix),
-                                Use::Part { rule },
+                                (p == trigger).then_some(Use::Part { rule }),
                                 &mut patterns,
                                 &mut uses,
                             )
@@ -142,7 +152,7 @@ impl Scanner {
                 for form in spellings.forms(&n.phrase, false) {
                     add(
                         crate::spelling::pattern(&form, false),
-                        Use::Negative { negative },
+                        Some(Use::Negative { negative }),
                         &mut patterns,
                         &mut uses,
                     );
