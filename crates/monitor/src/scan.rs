@@ -410,11 +410,14 @@ fn span(
         (!list.is_empty()).then_some(list)
     };
     let first = at(0)?;
+    let others: Vec<Vec<(usize, usize)>> = (1..rule.part_patterns.len())
+        .map(at)
+        .collect::<Option<_>>()?;
     'candidates: for &(s0, e0) in &first {
         let (mut lo, mut hi) = (s0, e0);
-        for p in 1..rule.part_patterns.len() {
+        for list in &others {
             // The occurrence nearest this candidate.
-            let &(s, e) = at(p)?.iter().min_by_key(|(s, _)| s.abs_diff(s0))?;
+            let &(s, e) = list.iter().min_by_key(|(s, _)| s.abs_diff(s0))?;
             lo = lo.min(s);
             hi = hi.max(e);
             if rule.within > 0 && hi - lo > rule.within {
