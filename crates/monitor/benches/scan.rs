@@ -42,6 +42,27 @@ fn scan(c: &mut Criterion) {
     group.bench_with_input(BenchmarkId::new("scan_html", 1 << 20), &html, |b, t| {
         b.iter(|| scanner.scan_html_with(t, &mut buffers))
     });
+    // The 4 KiB page the proxy benchmark's origin serves (see
+    // ../shared/bench/peers/proxy/peer-nginx.sh), as the proxy scans it:
+    // the cost each proxied page pays.
+    let para = "<p>The school library opens at eight. Pupils can borrow two books per week and use the \
+                computers for homework, research and reading the news about science, history and sport.</p>\n";
+    let mut page = String::from(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Test page</title></head><body>\n<h1>Welcome</h1>\n",
+    );
+    let tail = "</body></html>\n";
+    while page.len() + para.len() + tail.len() <= 4096 {
+        page.push_str(para);
+    }
+    page.push_str(&" ".repeat(4096 - page.len() - tail.len()));
+    page.push_str(tail);
+    group.throughput(Throughput::Bytes(page.len() as u64));
+    group.bench_with_input(BenchmarkId::new("proxy_page", 4096), &page, |b, t| {
+        b.iter(|| {
+            let title = tutela_monitor::html_title(t).map(|t| scanner.scan(&t));
+            (scanner.scan_html_with(t, &mut buffers), title)
+        })
+    });
     group.finish();
 }
 
