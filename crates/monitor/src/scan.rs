@@ -3,17 +3,17 @@
 //!
 //! Every pattern starts with a space, so a phrase can only begin where a
 //! word does. Rather than walk the automaton over every byte, the scanner
-//! looks at each word start as normalisation writes it: the first three
-//! bytes of the word index a small table that says whether any pattern
-//! could begin there ([`Filter`]); only if one could does it walk an
-//! anchored automaton from that space. Most words in ordinary text begin
+//! looks at each word start as normalisation writes it: the first bytes
+//! of the word (up to eight) index small tables that say whether any
+//! pattern could begin there ([`Filter`]); only if one could does it walk
+//! the automaton, anchored, from that space. Most words in ordinary text begin
 //! no pattern, so most bytes cost only the normalisation.
 
 use std::collections::HashMap;
 
 use aho_corasick::automaton::Automaton;
-use aho_corasick::dfa::DFA;
-use aho_corasick::{Anchored, MatchKind, StartKind};
+use aho_corasick::nfa::contiguous::NFA;
+use aho_corasick::{Anchored, MatchKind};
 
 use crate::html::html_text_into;
 use crate::lexicon::Lexicon;
@@ -72,7 +72,7 @@ const CONTEXT: usize = 60;
 
 pub struct Scanner {
     /// Anchored: walked from one word start at a time.
-    automaton: DFA,
+    automaton: NFA,
     filter: Filter,
     uses: Vec<Vec<Use>>,
     rules: Vec<CompiledRule>,
@@ -163,11 +163,14 @@ impl Scanner {
                 });
             }
         }
-        // Anchored, since every walk starts at a word's space; Standard,
-        // so a walk reports every pattern that ends on its way.
-        let automaton = aho_corasick::dfa::Builder::new()
+        // Standard, so a walk reports every pattern that ends on its way;
+        // walked anchored, since every walk starts at a word's space. A
+        // contiguous NFA rather than a DFA: with every language's rules
+        // and their spellings (8,500 patterns) the DFA took 33 MB, far
+        // past the cache, and a walk missed it at every step; the NFA
+        // takes under 1 MB, and page text scans faster through it.
+        let automaton = aho_corasick::nfa::contiguous::Builder::new()
             .match_kind(MatchKind::Standard)
-            .start_kind(StartKind::Anchored)
             .prefilter(false)
             .build(&patterns)
             .map_err(|e| BuildError(e.to_string()))?;
@@ -241,8 +244,8 @@ impl Scanner {
         // a hundred rules, and is looked at once per text, not once per
         // occurrence and rule.
         let mut found: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
-        let dfa = &self.automaton;
-        let Ok(anchored_start) = dfa.start_state(Anchored::Yes) else {
+        let automaton = &self.automaton;
+        let Ok(anchored_start) = automaton.start_state(Anchored::Yes) else {
             return Vec::new();
         };
         let bytes = norm.as_bytes();
@@ -252,22 +255,22 @@ impl Scanner {
         for &start in candidates {
             let mut sid = anchored_start;
             for (end, &b) in bytes.iter().enumerate().skip(start) {
-                sid = dfa.next_state(Anchored::Yes, sid, b);
-                if !dfa.is_special(sid) {
+                sid = automaton.next_state(Anchored::Yes, sid, b);
+                if !automaton.is_special(sid) {
                     continue;
                 }
-                if dfa.is_dead(sid) {
+                if automaton.is_dead(sid) {
                     break;
                 }
-                if !dfa.is_match(sid) {
+                if !automaton.is_match(sid) {
                     continue;
                 }
                 let end = end + 1;
-                for i in 0..dfa.match_len(sid) {
-                    let pattern = dfa.match_pattern(sid, i);
+                for i in 0..automaton.match_len(sid) {
+                    let pattern = automaton.match_pattern(sid, i);
                     // A match state also carries the patterns that end
                     // here but start later; their own walk finds them.
-                    if end - dfa.pattern_len(pattern) != start {
+                    if end - automaton.pattern_len(pattern) != start {
                         continue;
                     }
                     let at = found.entry(pattern.as_usize()).or_default();
@@ -443,21 +446,23 @@ pub(crate) fn context(norm: &str, (start, end): (usize, usize)) -> String {
 
 /// Which word starts could begin a pattern, judged from the bytes after
 /// the space. A pattern is keyed by as much of its start as it has: its
-/// first eight bytes if it has them, else its first four, else its first
-/// two and a bucket of its third. A word start passes if it matches a key
-/// of any of the three kinds. It may say yes wrongly (hash collisions and
-/// buckets), never no wrongly.
+/// first eight bytes if it has them, else its first five, else its first
+/// four, else its first two and a bucket of its third. A word start passes
+/// if it matches a key of any of the four kinds. It may say yes wrongly
+/// (hash collisions and buckets), never no wrongly.
 ///
 /// Keying long patterns on eight bytes matters: many phrases begin with a
 /// common word (`how to ...`, `the ...`), and on three bytes every `how`
-/// and `the` in a page would start a walk.
+/// and `the` in a page would start a walk. Likewise five: on four, one
+/// `for me` would let every `for ` through.
 struct Filter {
     /// Patterns with 2 or 3 bytes after the space: indexed by the first
     /// two, a bit for the third's low five bits (all bits for 2).
     short: Box<[u32; 1 << 16]>,
-    /// Bit sets over hashes of the first 4 (patterns with 4 to 7 bytes)
-    /// and first 8 (longer patterns) bytes after the space.
+    /// Bit sets over hashes of the first 4 (patterns with 4 bytes), 5
+    /// (5 to 7 bytes) and 8 (longer patterns) bytes after the space.
     four: Box<[u64; 1 << (HASH_BITS - 6)]>,
+    five: Box<[u64; 1 << (HASH_BITS - 6)]>,
     eight: Box<[u64; 1 << (HASH_BITS - 6)]>,
 }
 
@@ -470,9 +475,21 @@ fn hash4(b: [u8; 4]) -> usize {
     (u32::from_le_bytes(b).wrapping_mul(0x9E37_79B1) >> (32 - HASH_BITS)) as usize
 }
 
+/// The first five of eight bytes.
+#[inline(always)]
+fn hash5(b: [u8; 8]) -> usize {
+    hash_masked(b, 0xff_ffff_ffff)
+}
+
 #[inline(always)]
 fn hash8(b: [u8; 8]) -> usize {
-    (u64::from_le_bytes(b).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HASH_BITS)) as usize
+    hash_masked(b, u64::MAX)
+}
+
+#[inline(always)]
+fn hash_masked(b: [u8; 8], mask: u64) -> usize {
+    ((u64::from_le_bytes(b) & mask).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - HASH_BITS))
+        as usize
 }
 
 impl Filter {
@@ -480,6 +497,7 @@ impl Filter {
         let mut f = Filter {
             short: Box::new([0; 1 << 16]),
             four: Box::new([0; 1 << (HASH_BITS - 6)]),
+            five: Box::new([0; 1 << (HASH_BITS - 6)]),
             eight: Box::new([0; 1 << (HASH_BITS - 6)]),
         };
         for p in patterns {
@@ -496,7 +514,11 @@ impl Filter {
                     let h = hash8([b0, b1, b2, b3, b4, b5, b6, b7]);
                     f.eight[(h >> 6) % f.eight.len()] |= 1 << (h & 63);
                 }
-                [b0, b1, b2, b3, ..] => {
+                [b0, b1, b2, b3, b4, ..] => {
+                    let h = hash5([b0, b1, b2, b3, b4, 0, 0, 0]);
+                    f.five[(h >> 6) % f.five.len()] |= 1 << (h & 63);
+                }
+                [b0, b1, b2, b3] => {
                     let h = hash4([b0, b1, b2, b3]);
                     f.four[(h >> 6) % f.four.len()] |= 1 << (h & 63);
                 }
@@ -515,9 +537,11 @@ impl Filter {
         let short = self.short[usize::from(u16::from_le_bytes([b1, b0]))] >> (b2 & 31) & 1;
         let h4 = hash4([b0, b1, b2, b3]);
         let four = self.four[(h4 >> 6) % self.four.len()] >> (h4 & 63) & 1;
+        let h5 = hash5(next);
+        let five = self.five[(h5 >> 6) % self.five.len()] >> (h5 & 63) & 1;
         let h8 = hash8(next);
         let eight = self.eight[(h8 >> 6) % self.eight.len()] >> (h8 & 63) & 1;
-        (u64::from(short) | four | eight) != 0
+        (u64::from(short) | four | five | eight) != 0
     }
 }
 
