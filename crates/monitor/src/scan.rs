@@ -367,7 +367,10 @@ pub(crate) fn finish(mut hits: Vec<Hit>, mut cues: Vec<Cue<'_>>, norm: &str) -> 
         let pair = group.iter().enumerate().find_map(|(k, a)| {
             group[k + 1..].iter().find_map(|b| {
                 // Spans hold the spaces around their words, so cues on
-                // neighbouring words share one.
+                // neighbouring words share one. Cues that share a word
+                // are not paired: `so mature` and `mature for` are one
+                // phrase read twice ("so mature for his age"), not two
+                // signs.
                 let apart = a.span.1 <= b.span.0 + 1 || b.span.1 <= a.span.0 + 1;
                 let gap = b.span.0.saturating_sub(a.span.1);
                 (a.label != b.label && apart && gap <= CUE_WINDOW).then_some((a, b))
