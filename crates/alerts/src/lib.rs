@@ -13,7 +13,6 @@ pub mod deliver;
 pub mod hours;
 pub mod notice;
 pub mod settings;
-pub mod text;
 pub mod watch;
 pub mod worker;
 

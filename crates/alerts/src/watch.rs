@@ -19,7 +19,7 @@ use tutela_store::alerts::NewAlert;
 use crate::worker::Job;
 use tutela_store::AccessEvent;
 
-use crate::text::decode_url;
+use tutela_monitor::decode_url;
 
 /// How the watcher judges what it sees.
 #[derive(Debug, Clone)]

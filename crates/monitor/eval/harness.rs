@@ -165,8 +165,14 @@ pub fn evaluate(scanner: &Scanner, items: &[Item]) -> Report {
     let mut report = Report::default();
     let mut buffer = String::new();
     for item in items {
+        // A URL is read as the watcher reads one: decoded.
+        let text = if item.text.starts_with("http://") || item.text.starts_with("https://") {
+            tutela_monitor::decode_url(&item.text)
+        } else {
+            item.text.clone()
+        };
         let alerts: Vec<_> = scanner
-            .scan_with(&item.text, &mut buffer)
+            .scan_with(&text, &mut buffer)
             .into_iter()
             .filter(|h| h.severity >= ALERT)
             .collect();

@@ -17,6 +17,7 @@ pub mod normalise;
 pub mod reference;
 pub mod scan;
 pub mod spelling;
+pub mod url;
 
 pub use escalation::{AttemptTracker, Escalation, EscalationRule};
 pub use html::{html_text, html_text_into, html_title};
@@ -24,6 +25,7 @@ pub use lexicon::{theme_label, Lexicon, LexiconError};
 pub use normalise::{normalise, normalise_into};
 pub use scan::{Hit, HtmlBuffers, Scanner};
 pub use spelling::Spellings;
+pub use url::decode_url;
 
 /// The built-in lexicons, parsed.
 pub fn built_in_lexicons() -> Result<Vec<Lexicon>, LexiconError> {

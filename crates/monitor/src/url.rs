@@ -1,4 +1,6 @@
-//! Text to scan out of URLs.
+//! Text to scan out of URLs: the monitor reads a URL as the words the
+//! pupil typed or followed, so the watcher and the evaluation decode it the
+//! same way before scanning.
 
 /// A URL with its escapes decoded and `+` read as a space, as a search
 /// box would have sent it.
