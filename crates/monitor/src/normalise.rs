@@ -258,7 +258,6 @@ fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) -> bool {
     out.resize(bytes.len() + 2, 0);
     // Room for a block's spaces plus the few carried over from the last;
     // sized to the text so a short search term does not pay for a block.
-    // (Kept per thread instead, the loop ran at half the speed.)
     let mut spaces = vec![0usize; bytes.len().min(BLOCK) + LOOKAHEAD + 4];
     fast_with(bytes, out, sink, &mut spaces)
 }
