@@ -259,20 +259,8 @@ fn fast<S: Spaces>(bytes: &[u8], out: &mut Vec<u8>, sink: &mut S) -> bool {
     // Room for a block's spaces plus the few carried over from the last;
     // sized to the text so a short search term does not pay for a block.
     let mut spaces = vec![0usize; bytes.len().min(BLOCK) + LOOKAHEAD + 4];
-    fast_with(bytes, out, sink, &mut spaces)
-}
-
-/// [`fast`] with `spaces` to list word starts in.
-fn fast_with<S: Spaces>(
-    bytes: &[u8],
-    out: &mut Vec<u8>,
-    sink: &mut S,
-    spaces: &mut [usize],
-) -> bool {
     let map = &BYTE_MAP;
-    // The opening space; every other slot is written before it is read.
     out[0] = b' ';
-    spaces[0] = 0;
     let mut st = State {
         pos: 1,
         ns: 1,
@@ -293,14 +281,14 @@ fn fast_with<S: Spaces>(
         let end = (start + BLOCK).min(bytes.len());
         let mut i = start;
         loop {
-            i = plain(map, bytes, i, end, out, spaces, &mut st);
+            i = plain(map, bytes, i, end, out, &mut spaces, &mut st);
             if i >= end {
                 break;
             }
             i += if bytes[i] >= 0x80 {
-                special_general(bytes, i, out, spaces, &mut st)
+                special_general(bytes, i, out, &mut spaces, &mut st)
             } else {
-                special(bytes, i, out, spaces, &mut st);
+                special(bytes, i, out, &mut spaces, &mut st);
                 1
             };
         }

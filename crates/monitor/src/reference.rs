@@ -12,7 +12,7 @@ use unicode_normalization::char::is_combining_mark;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::lexicon::Lexicon;
-use crate::scan::{finish, BuildError, Cue, Hit, CUE_SEVERITY};
+use crate::scan::{finish, BuildError, Hit, Scored};
 use crate::spelling::{pattern, Spellings, Vocabulary};
 
 /// Leetspeak digits and symbols, read as letters next to a letter.
@@ -191,9 +191,6 @@ struct CompiledNegative {
     within: usize,
 }
 
-/// Characters of context each side of a hit.
-const CONTEXT: usize = 60;
-
 pub struct Scanner {
     automaton: AhoCorasick,
     uses: Vec<Vec<Use>>,
@@ -327,8 +324,7 @@ impl Scanner {
         let mut rules: Vec<usize> = parts.keys().map(|(r, _)| *r).collect();
         rules.sort_unstable();
         rules.dedup();
-        let mut hits = Vec::new();
-        let mut cues = Vec::new();
+        let mut scored = Vec::new();
         for r in rules {
             let rule = &self.rules[r];
             let Some(span) = self.span(r, rule, &parts) else {
@@ -345,25 +341,17 @@ impl Scanner {
                 continue;
             }
             let (theme, language) = &self.lexicons[rule.lexicon];
-            if rule.severity == CUE_SEVERITY {
-                cues.push(Cue {
-                    theme,
-                    language,
-                    label: &rule.label,
-                    span,
-                });
-            }
-            hits.push(Hit {
-                theme: theme.clone(),
-                language: language.clone(),
+            scored.push(Scored {
+                theme,
+                language,
+                label: &rule.label,
                 severity: rule.severity,
-                rule: rule.label.clone(),
-                context: context(norm, span),
+                span,
             });
         }
-        // Weighing cues is not what this oracle checks (the walk and the
-        // normaliser are), so it is the same code.
-        finish(hits, cues, norm)
+        // Making hits and weighing cues is not what this oracle checks
+        // (the walk and the normaliser are), so it is the same code.
+        finish(scored, norm)
     }
 
     /// Where every part of `rule` was found close enough together.
@@ -390,18 +378,6 @@ impl Scanner {
         }
         None
     }
-}
-
-fn context(norm: &str, (start, end): (usize, usize)) -> String {
-    let mut from = start.saturating_sub(CONTEXT);
-    while !norm.is_char_boundary(from) {
-        from -= 1;
-    }
-    let mut to = (end + CONTEXT).min(norm.len());
-    while !norm.is_char_boundary(to) {
-        to += 1;
-    }
-    norm[from..to].trim().to_string()
 }
 
 #[cfg(test)]

@@ -295,8 +295,7 @@ impl Scanner {
         }
         rules.sort_unstable();
         rules.dedup();
-        let mut hits = Vec::new();
-        let mut cues = Vec::new();
+        let mut scored = Vec::new();
         for r in rules {
             let rule = &self.rules[r];
             let Some(span) = span(rule, &found) else {
@@ -313,39 +312,32 @@ impl Scanner {
                 continue;
             }
             let (theme, language) = &self.lexicons[rule.lexicon];
-            if rule.severity == CUE_SEVERITY {
-                cues.push(Cue {
-                    theme,
-                    language,
-                    label: &rule.label,
-                    span,
-                });
-            }
-            hits.push(Hit {
-                theme: theme.clone(),
-                language: language.clone(),
+            scored.push(Scored {
+                theme,
+                language,
+                label: &rule.label,
                 severity: rule.severity,
-                rule: rule.label.clone(),
-                context: context(norm, span),
+                span,
             });
         }
-        finish(hits, cues, norm)
+        finish(scored, norm)
     }
 }
 
 /// Severity 2 is "a weak sign, seen only alongside others"
 /// (`lexicons/README.md`): a cue.
-pub(crate) const CUE_SEVERITY: u8 = 2;
+const CUE_SEVERITY: u8 = 2;
 
 /// How near (bytes of normalised text between them) two cues must be to
 /// be read together: about a sentence.
-pub(crate) const CUE_WINDOW: usize = 80;
+const CUE_WINDOW: usize = 80;
 
-/// A weak sign found in a text, for [`finish`] to weigh with the others.
-pub(crate) struct Cue<'a> {
+/// A rule found in a text, not negated, for [`finish`] to make a hit of.
+pub(crate) struct Scored<'a> {
     pub(crate) theme: &'a str,
     pub(crate) language: &'a str,
     pub(crate) label: &'a str,
+    pub(crate) severity: u8,
     pub(crate) span: (usize, usize),
 }
 
@@ -353,8 +345,22 @@ pub(crate) struct Cue<'a> {
 /// per theme where two different cues of it stand close together: "the
 /// marks on my thighs" + "nobody notices" is concerning (severity 3)
 /// where neither is alone. Shared with the reference scanner, so both
-/// weigh cues the same way.
-pub(crate) fn finish(mut hits: Vec<Hit>, mut cues: Vec<Cue<'_>>, norm: &str) -> Vec<Hit> {
+/// make hits and weigh cues the same way.
+pub(crate) fn finish(scored: Vec<Scored<'_>>, norm: &str) -> Vec<Hit> {
+    let mut hits: Vec<Hit> = scored
+        .iter()
+        .map(|s| Hit {
+            theme: s.theme.to_string(),
+            language: s.language.to_string(),
+            severity: s.severity,
+            rule: s.label.to_string(),
+            context: context(norm, s.span),
+        })
+        .collect();
+    let mut cues: Vec<&Scored<'_>> = scored
+        .iter()
+        .filter(|s| s.severity == CUE_SEVERITY)
+        .collect();
     cues.sort_by(|a, b| (a.theme, a.span, a.label).cmp(&(b.theme, b.span, b.label)));
     let mut i = 0;
     while i < cues.len() {
@@ -435,7 +441,7 @@ fn span(
     None
 }
 
-pub(crate) fn context(norm: &str, (start, end): (usize, usize)) -> String {
+fn context(norm: &str, (start, end): (usize, usize)) -> String {
     let mut from = start.saturating_sub(CONTEXT);
     while !norm.is_char_boundary(from) {
         from -= 1;
