@@ -349,6 +349,11 @@ fn one_char_word(out: &[u8], before: usize, after: usize) -> bool {
 /// Letters, whitespace and punctuation from `i` until the first byte that
 /// needs [`special`], without a branch on which of them a byte is; returns
 /// where it stopped. Kept small so its state stays in registers.
+///
+/// Most of a page is letters and single spaces with no letter doubled:
+/// eight such bytes are lower-cased and copied as one word ([`simple`]),
+/// and only eight bytes that are not go through the table a byte at a
+/// time.
 #[inline(always)]
 fn plain(
     map: &[u8; 256],
@@ -360,23 +365,76 @@ fn plain(
     st: &mut State,
 ) -> usize {
     let (mut pos, mut ns, mut last) = (st.pos, st.ns, st.last);
-    for &b in bytes.get(i..end).unwrap_or_default() {
-        let m = map[usize::from(b)];
-        if m == 0 {
-            break;
+    'text: while i < end {
+        while let (Some(chunk), Some(dest)) = (
+            bytes.get(i..i + 8).filter(|_| i + 8 <= end),
+            out.get_mut(pos..pos + 8),
+        ) {
+            let x = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or([0x80; 8]));
+            let Some((lower, mut space)) = simple(x, last) else {
+                break;
+            };
+            dest.copy_from_slice(&lower.to_le_bytes());
+            while space != 0 {
+                if let Some(slot) = spaces.get_mut(ns) {
+                    *slot = pos + (space.trailing_zeros() / 8) as usize;
+                }
+                ns += 1;
+                space &= space - 1;
+            }
+            pos += 8;
+            last = (lower >> 56) as u8;
+            i += 8;
         }
-        out[pos] = m;
-        spaces[ns] = pos;
-        let emit = m != last;
-        ns += usize::from(emit & (m == b' '));
-        pos += usize::from(emit);
-        last = m;
-        i += 1;
+        let stop = (i + 8).min(end);
+        for &b in bytes.get(i..stop).unwrap_or_default() {
+            let m = map[usize::from(b)];
+            if m == 0 {
+                break 'text;
+            }
+            out[pos] = m;
+            spaces[ns] = pos;
+            let emit = m != last;
+            ns += usize::from(emit & (m == b' '));
+            pos += usize::from(emit);
+            last = m;
+            i += 1;
+        }
     }
     st.pos = pos;
     st.ns = ns;
     st.last = last;
     i
+}
+
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+const SPACES: u64 = 0x2020_2020_2020_2020;
+
+/// The high bit of each byte of `v` that is not zero.
+#[inline(always)]
+fn non_zero_bytes(v: u64) -> u64 {
+    (((v & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | v) & HIGH_BITS
+}
+
+/// Eight input bytes `x` (little-endian) after `last`, if each is a letter
+/// or a space and none repeats the one before: then the table would write
+/// them all, lower-cased, and this returns them and the high bit of each
+/// that is a space.
+#[inline(always)]
+fn simple(x: u64, last: u8) -> Option<(u64, u64)> {
+    if x & HIGH_BITS != 0 {
+        return None;
+    }
+    // Setting 0x20 lower-cases a letter and leaves a space a space; a byte
+    // that becomes neither a lower-case letter nor a space was neither
+    // (0x00 becomes a space, and the table makes it one too).
+    let lower = x | SPACES;
+    let at_least_a = (lower.wrapping_add(0x1f1f_1f1f_1f1f_1f1f)) & HIGH_BITS;
+    let at_most_z = !(lower.wrapping_add(0x0505_0505_0505_0505)) & HIGH_BITS;
+    let space = !non_zero_bytes(lower ^ SPACES) & HIGH_BITS;
+    let repeats = !non_zero_bytes(lower ^ ((lower << 8) | u64::from(last))) & HIGH_BITS;
+    ((at_least_a & at_most_z) | space == HIGH_BITS && repeats == 0).then_some((lower, space))
 }
 
 /// A digit, leetspeak symbol, apostrophe or star at `bytes[i]`.

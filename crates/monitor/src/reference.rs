@@ -503,6 +503,14 @@ mod tests {
         "hair",
         "overdose",
         "paracetamol",
+        // Eight-byte runs of letters and spaces, which the fast loop
+        // copies a word at a time, and the bytes either side of the
+        // letters that a carry could confuse with them.
+        "Morning Everyone",
+        "ab cd ef gh ij",
+        "\u{0}",
+        "@[`{",
+        "Zz Aa",
     ];
 
     fn text() -> impl Strategy<Value = String> {
