@@ -10,6 +10,7 @@
 //! no pattern, so most bytes cost only the normalisation.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use aho_corasick::automaton::Automaton;
 use aho_corasick::nfa::contiguous::NFA;
@@ -243,7 +244,7 @@ impl Scanner {
         // per pattern, not per rule using it: a common word can be part of
         // a hundred rules, and is looked at once per text, not once per
         // occurrence and rule.
-        let mut found: HashMap<usize, Vec<(usize, usize)>> = HashMap::new();
+        let mut found: Found = Found::default();
         let automaton = &self.automaton;
         let Ok(anchored_start) = automaton.start_state(Anchored::Yes) else {
             return Vec::new();
@@ -401,16 +402,41 @@ pub(crate) fn finish(scored: Vec<Scored<'_>>, norm: &str) -> Vec<Hit> {
     hits
 }
 
+/// Where each pattern was found, by pattern number.
+type Found = HashMap<usize, Vec<(usize, usize)>, BuildHasherDefault<PatternHasher>>;
+
+/// A pattern's number is its own hash, mixed: the map is looked up once
+/// for every phrase found, tens of thousands of times in a page of
+/// ordinary prose (context words), and SipHash, which defends against
+/// keys an attacker chooses, was a tenth of the scan. Pattern numbers are
+/// ours, not the page's.
+#[derive(Default)]
+struct PatternHasher(u64);
+
+impl Hasher for PatternHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        let x = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        self.0 = x ^ (x >> 32);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// Occurrences kept per (rule, part): the first ones, left to right.
 const PART_CAP: usize = 16;
 /// Occurrences kept per pattern (the most a negative looks at).
 const NEGATIVE_CAP: usize = 64;
 
 /// Where every part of `rule` was found close enough together.
-fn span(
-    rule: &CompiledRule,
-    found: &HashMap<usize, Vec<(usize, usize)>>,
-) -> Option<(usize, usize)> {
+fn span(rule: &CompiledRule, found: &Found) -> Option<(usize, usize)> {
     // A part's occurrences in every way it is written, left to right.
     let at = |p: usize| -> Option<Vec<(usize, usize)>> {
         let mut list: Vec<(usize, usize)> = Vec::new();
