@@ -121,8 +121,8 @@ pub(crate) fn normalise_reporting<S: Spaces>(text: &str, out: &mut String, space
 }
 
 /// Decomposes, drops the accents, lower-cases and folds to ASCII where a
-/// character has an ASCII letter; other scripts (Arabic, say) stay as they
-/// are, lower-cased.
+/// character outside ASCII has an ASCII letter; other scripts (Arabic,
+/// say) stay as they are, lower-cased. ASCII is left for [`fast`].
 ///
 /// Runs of ASCII need none of this (and NFKD never reorders across an
 /// ASCII character, which has combining class 0), so only the runs of
@@ -131,13 +131,9 @@ fn fold(text: &str) -> String {
     let mut folded = String::with_capacity(text.len());
     let mut rest = text;
     while !rest.is_empty() {
-        let ascii_end = rest
-            .bytes()
-            .position(|b| !b.is_ascii())
-            .unwrap_or(rest.len());
-        let start = folded.len();
+        // ASCII is copied as it is: [`fast`] lower-cases it.
+        let ascii_end = ascii_len(rest.as_bytes());
         folded.push_str(&rest[..ascii_end]);
-        folded[start..].make_ascii_lowercase();
         rest = &rest[ascii_end..];
         let other_end = rest
             .bytes()
@@ -153,6 +149,28 @@ fn fold(text: &str) -> String {
         rest = &rest[other_end..];
     }
     folded
+}
+
+/// How many bytes `bytes` begins with that are ASCII, read eight at a
+/// time: on a page with a curly quote in every sentence, most of the text
+/// is still runs of ASCII between them.
+fn ascii_len(bytes: &[u8]) -> usize {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut n = 0;
+    for c in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let high = u64::from_le_bytes(b) & HIGH_BITS;
+        if high != 0 {
+            return n + (high.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + chunks
+        .remainder()
+        .iter()
+        .position(|b| !b.is_ascii())
+        .unwrap_or(chunks.remainder().len())
 }
 
 /// Folds one character into `out`. Folding a character at a time is the
