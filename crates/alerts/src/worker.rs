@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
-use tutela_monitor::{built_in_lexicons_with, normalise, Scanner};
+use tutela_monitor::{normalise, scanner_with_edits};
 use tutela_store::alerts::{self, Alert, AlertFilter, Exclusion, NewAlert, Raised};
 use tutela_store::{Backend, StoreError};
 
@@ -200,11 +200,9 @@ impl State {
             Some(Ok(versions)) => {
                 let edits: Vec<(String, String)> =
                     versions.into_iter().map(|v| (v.file, v.text)).collect();
-                match built_in_lexicons_with(&edits)
-                    .map_err(|e| e.to_string())
-                    .and_then(|l| {
-                        Scanner::new(&l).map_err(|e| format!("the lexicons do not compile: {e}"))
-                    }) {
+                match scanner_with_edits(&edits)
+                    .map_err(|e| format!("the lexicons do not compile: {e}"))
+                {
                     Ok(scanner) => {
                         self.watcher.set_scanner(scanner);
                         self.lexicons_loaded = true;

@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
 use tutela_monitor::lexicon::THEMES;
-use tutela_monitor::theme_label;
+use tutela_monitor::{theme_label, SPELLINGS_FILE};
 use tutela_store::alerts::{
     self, Alert, AlertFilter, AlertNote, AlertState, Exclusion, LexiconVersion, NewExclusion,
     TriageError,
@@ -505,13 +505,15 @@ pub async fn end_exclusion(
 
 // ---- lexicons --------------------------------------------------------------------
 
-/// The lexicon files in force: the built-in text, or the newest edit.
+/// The lexicon files in force, and last the spellings file: the built-in
+/// text, or the newest edit.
 async fn lexicon_files(
     console: &Console,
 ) -> Result<Vec<(String, String, Option<LexiconVersion>)>, ConsoleError> {
     let edited = console.db(alerts::edited_lexicons).await?;
     Ok(tutela_monitor::lexicon::built_in()
         .into_iter()
+        .chain([(SPELLINGS_FILE, tutela_monitor::spelling::BUILT_IN)])
         .map(|(file, text)| {
             let edit = edited.iter().find(|v| v.file == file).cloned();
             let text = edit
@@ -523,22 +525,37 @@ async fn lexicon_files(
         .collect())
 }
 
+fn edited_by(edit: &Option<LexiconVersion>, tz: &jiff::tz::TimeZone) -> Markup {
+    html! {
+        @if let Some(e) = edit { (e.edited_by) " " span.muted { (when(e.edited_us, tz)) } }
+        @else { span.muted { "as shipped" } }
+    }
+}
+
 pub async fn lexicons_page(State(console): St, who: Signed) -> PageResult {
     who.require(Permission::ViewAlerts)?;
     let files = lexicon_files(&console).await?;
     let tz = &console.options.timezone;
+    let spellings = files.iter().find(|(f, _, _)| f == SPELLINGS_FILE);
     let body = html! {
         p.muted { "Each theme has a lexicon per language. Rules are phrases or combinations with a severity from 1 to 5; alerts start at 3. Negative contexts stop a rule where it means something else. Every edit is kept and audited." }
+        @if let Some((file, _, edit)) = spellings {
+            p {
+                a href={ "/lexicons/" (file) } { "Spellings" }
+                ": the other ways children write a word (text-speak, misspellings, new slang), for every lexicon at once. Edited: "
+                (edited_by(edit, tz))
+            }
+        }
         div.table-wrap { table {
             thead { tr { th { "File" } th { "Theme" } th { "Language" } th { "Rules" } th { "Edited" } } }
-            tbody { @for (file, text, edit) in &files {
+            tbody { @for (file, text, edit) in files.iter().filter(|(f, _, _)| f != SPELLINGS_FILE) {
                 @let parsed = tutela_monitor::Lexicon::parse(file, text).ok();
                 tr {
                     td { a href={ "/lexicons/" (file) } { (file) } }
                     td { (parsed.as_ref().map(|l| theme_label(&l.theme).to_string()).unwrap_or_default()) }
                     td { (parsed.as_ref().map(|l| l.language.clone()).unwrap_or_default()) }
                     td { (parsed.as_ref().map(|l| l.rules.len()).unwrap_or(0)) }
-                    td { @if let Some(e) = edit { (e.edited_by) " " span.muted { (when(e.edited_us, tz)) } } @else { span.muted { "as shipped" } } }
+                    td { (edited_by(edit, tz)) }
                 }
             } }
         } }
@@ -555,12 +572,17 @@ fn lexicon_editor(
     error: Option<&str>,
 ) -> Markup {
     let tz = &console.options.timezone;
+    let what = if file == SPELLINGS_FILE {
+        "The spellings (TOML)"
+    } else {
+        "The lexicon (TOML)"
+    };
     html! {
         @if let Some(e) = error { p.error role="alert" { (e) } }
         @if who.role.can(Permission::EditLexicons) {
             form.card method="post" action={ "/lexicons/" (file) } {
                 (csrf_field(who))
-                label for="text" { "The lexicon (TOML)" }
+                label for="text" { (what) }
                 textarea #text name="text" rows="30" spellcheck="false" { (text) }
                 button type="submit" { "Save" }
                 p.muted { "It is checked before it is saved, and in force within seconds." }
@@ -586,14 +608,10 @@ fn lexicon_file(lang: &str, theme: &str) -> Result<String, ConsoleError> {
     }
 }
 
-pub async fn lexicon_page(
-    State(console): St,
-    who: Signed,
-    Path((lang, theme)): Path<(String, String)>,
-) -> PageResult {
+/// The editor (or, for a deputy, the text) of a lexicon or the spellings.
+async fn file_page(console: &Console, who: &Signed, file: String) -> PageResult {
     who.require(Permission::ViewAlerts)?;
-    let file = lexicon_file(&lang, &theme)?;
-    let files = lexicon_files(&console).await?;
+    let files = lexicon_files(console).await?;
     let text = files
         .iter()
         .find(|(f, _, _)| *f == file)
@@ -605,8 +623,22 @@ pub async fn lexicon_page(
             .db(move |db| alerts::lexicon_history(db, &file))
             .await?
     };
-    let body = lexicon_editor(&console, &who, &file, &text, &history, None);
-    Ok(page(&who, &format!("Lexicon {file}"), body).into_response())
+    let body = lexicon_editor(console, who, &file, &text, &history, None);
+    Ok(page(who, &format!("Lexicon {file}"), body).into_response())
+}
+
+pub async fn lexicon_page(
+    State(console): St,
+    who: Signed,
+    Path((lang, theme)): Path<(String, String)>,
+) -> PageResult {
+    who.require(Permission::ViewAlerts)?;
+    let file = lexicon_file(&lang, &theme)?;
+    file_page(&console, &who, file).await
+}
+
+pub async fn spellings_page(State(console): St, who: Signed) -> PageResult {
+    file_page(&console, &who, SPELLINGS_FILE.to_string()).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -625,34 +657,65 @@ pub async fn save_lexicon(
     who.check_csrf(&form.csrf)?;
     who.require(Permission::EditLexicons)?;
     let file = lexicon_file(&lang, &theme)?;
-    let text = form.text.replace("\r\n", "\n");
-    let files = lexicon_files(&console).await?;
+    // The file must stay the theme and language it is named for.
+    let named_for = |file: &str, text: &str| {
+        let l = tutela_monitor::Lexicon::parse(file, text).map_err(|e| e.to_string())?;
+        let (want_lang, want_theme) = file.split_once('/').unwrap_or_default();
+        if l.language != want_lang || format!("{}.toml", l.theme) != want_theme {
+            return Err(format!(
+                "this file is for theme {:?} in language {:?}",
+                want_theme.trim_end_matches(".toml"),
+                want_lang
+            ));
+        }
+        Ok(())
+    };
+    save_file(&console, &who, file, form.text, named_for).await
+}
+
+pub async fn save_spellings(
+    State(console): St,
+    who: Signed,
+    Form(form): Form<LexiconForm>,
+) -> PageResult {
+    who.check_csrf(&form.csrf)?;
+    who.require(Permission::EditLexicons)?;
+    save_file(
+        &console,
+        &who,
+        SPELLINGS_FILE.to_string(),
+        form.text,
+        |_, _| Ok(()),
+    )
+    .await
+}
+
+/// Saves `text` as the new version of `file` if it passes `check` and the
+/// whole set (every lexicon and the spellings) still compiles with it,
+/// audits the edit and tells the monitor; otherwise shows the editor again
+/// with the reason, and saves nothing.
+async fn save_file(
+    console: &Console,
+    who: &Signed,
+    file: String,
+    text: String,
+    check: impl FnOnce(&str, &str) -> Result<(), String>,
+) -> PageResult {
+    let text = text.replace("\r\n", "\n");
+    let files = lexicon_files(console).await?;
     let before = files
         .iter()
         .find(|(f, _, _)| *f == file)
         .map(|(_, t, _)| t.clone());
-    // The whole set must still compile with this file in it, and the file
-    // must stay the theme and language it is named for.
-    let checked = tutela_monitor::Lexicon::parse(&file, &text)
-        .map_err(|e| e.to_string())
-        .and_then(|l| {
-            let (want_lang, want_theme) = file.split_once('/').unwrap_or_default();
-            if l.language != want_lang || format!("{}.toml", l.theme) != want_theme {
-                return Err(format!(
-                    "this file is for theme {:?} in language {:?}",
-                    want_theme.trim_end_matches(".toml"),
-                    want_lang
-                ));
-            }
-            let edits: Vec<(String, String)> = files
-                .iter()
-                .map(|(f, t, _)| (f.clone(), if *f == file { text.clone() } else { t.clone() }))
-                .collect();
-            let all = tutela_monitor::built_in_lexicons_with(&edits).map_err(|e| e.to_string())?;
-            tutela_monitor::Scanner::new(&all)
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        });
+    let checked = check(&file, &text).and_then(|()| {
+        let edits: Vec<(String, String)> = files
+            .iter()
+            .map(|(f, t, _)| (f.clone(), if *f == file { text.clone() } else { t.clone() }))
+            .collect();
+        tutela_monitor::scanner_with_edits(&edits)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
     if let Err(e) = checked {
         let history = {
             let file = file.clone();
@@ -661,14 +724,14 @@ pub async fn save_lexicon(
                 .await?
         };
         let body = lexicon_editor(
-            &console,
-            &who,
+            console,
+            who,
             &file,
             &text,
             &history,
             Some(&format!("Not saved: {e}")),
         );
-        let mut r = page(&who, &format!("Lexicon {file}"), body).into_response();
+        let mut r = page(who, &format!("Lexicon {file}"), body).into_response();
         *r.status_mut() = axum::http::StatusCode::BAD_REQUEST;
         return Ok(r);
     }

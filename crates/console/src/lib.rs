@@ -249,6 +249,10 @@ impl Console {
             .route("/alerts/{id}/triage", post(alerts::triage_form))
             .route("/lexicons", get(alerts::lexicons_page))
             .route(
+                "/lexicons/spellings.toml",
+                get(alerts::spellings_page).post(alerts::save_spellings),
+            )
+            .route(
                 "/lexicons/{lang}/{theme}",
                 get(alerts::lexicon_page).post(alerts::save_lexicon),
             )

@@ -237,12 +237,64 @@ async fn exclusions_and_lexicon_edits_are_checked_audited_and_reach_the_monitor(
         "add, end and edit each tell the monitor"
     );
 
+    // The spellings (new slang, text-speak) are edited the same way: a
+    // broken file is refused, a good one kept, audited and sent to the
+    // monitor.
+    let spellings = tutela_monitor::spelling::BUILT_IN;
+    assert!(dsl
+        .get("/lexicons")
+        .await
+        .body
+        .contains("href=\"/lexicons/spellings.toml\""));
+    let r = dsl
+        .post_form(
+            "/lexicons/spellings.toml",
+            &[(
+                "text",
+                &format!("{spellings}\n[local]\nsuicide = \"unalive\"\n"),
+            )],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body.contains("Not saved") && r.body.contains("spellings.toml"),
+        "{}",
+        r.body
+    );
+    let slang = format!("{spellings}\n[local] # {XSS}\n\"kill myself\" = [\"klmslf\"]\n");
+    let r = dsl
+        .post_form("/lexicons/spellings.toml", &[("text", &slang)])
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = dsl.get("/lexicons/spellings.toml").await;
+    assert!(page.body.contains("klmslf") && !page.body.contains(XSS));
+    let audit = h.db().audit_log(50).unwrap();
+    assert!(audit
+        .iter()
+        .any(|a| a.action == "lexicon.edit" && a.object == "lexicon:spellings.toml"));
+    assert_eq!(h.monitor_reloads.load(Ordering::SeqCst), 4);
+    let versions = alerts::edited_lexicons(h.db().as_mut()).unwrap();
+    let edits: Vec<(String, String)> = versions.into_iter().map(|v| (v.file, v.text)).collect();
+    let monitor = tutela_monitor::scanner_with_edits(&edits).unwrap();
+    assert!(monitor
+        .scan("gonna klmslf tonight")
+        .iter()
+        .any(|h| h.theme == "suicide" && h.severity >= 3));
+
     // A deputy may read the lexicons but not edit them.
     let mut deputy = h.signed_in(&h.account("deputy", Role::DeputyDsl)).await;
     assert_eq!(deputy.get("/lexicons/en/suicide.toml").await.status, 200);
     assert_eq!(
         deputy
             .post_form("/lexicons/en/suicide.toml", &[("text", original)])
+            .await
+            .status,
+        403
+    );
+    assert_eq!(deputy.get("/lexicons/spellings.toml").await.status, 200);
+    assert_eq!(
+        deputy
+            .post_form("/lexicons/spellings.toml", &[("text", spellings)])
             .await
             .status,
         403

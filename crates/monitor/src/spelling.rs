@@ -32,10 +32,13 @@ pub struct Spellings {
 /// entry applies to every lexicon, since every lexicon sees every text.
 type SpellingsFile = HashMap<String, HashMap<String, Vec<String>>>;
 
+/// The text of the spellings that ship with Tutela.
+pub const BUILT_IN: &str = include_str!("../lexicons/spellings.toml");
+
 impl Spellings {
     /// The spellings that ship with Tutela.
     pub fn built_in() -> Result<Spellings, LexiconError> {
-        Spellings::parse("spellings.toml", include_str!("../lexicons/spellings.toml"))
+        Spellings::parse(crate::SPELLINGS_FILE, BUILT_IN)
     }
 
     /// Reads a spellings file; `file` names it in errors.

@@ -391,3 +391,37 @@ fn html_is_scanned_as_the_page_reads() {
     assert!(s.scan_html_with("<p>hello</p>", &mut buffers).is_empty());
     assert_eq!(s.scan_html_with(page, &mut buffers), s.scan_html(page));
 }
+
+/// A DSL's edit of the spellings file reaches the scanner: a spelling
+/// added there matches every rule written with the plain form, and a
+/// broken file is refused with its name, not read as a lexicon.
+#[test]
+fn edited_spellings_reach_the_scanner() {
+    use tutela_monitor::spelling::BUILT_IN;
+    use tutela_monitor::{scanner_with_edits, EditsError, SPELLINGS_FILE};
+
+    let shipped = scanner_with_edits(&[]).expect("the built-in set compiles");
+    let typed = "i am going to klmslf tonight";
+    assert!(
+        !alerts(&shipped, typed).iter().any(|a| a.0 == "suicide"),
+        "{:?}",
+        alerts(&shipped, typed)
+    );
+    let edited = format!("{BUILT_IN}\n[local]\n\"kill myself\" = [\"klmslf\"]\n");
+    let scanner = scanner_with_edits(&[(SPELLINGS_FILE.to_string(), edited)])
+        .expect("the edited spellings compile");
+    assert!(
+        alerts(&scanner, typed).iter().any(|a| a.0 == "suicide"),
+        "{:?}",
+        alerts(&scanner, typed)
+    );
+    // Everything the shipped spellings catch is still caught.
+    assert!(!alerts(&scanner, "how to k i l l myself tonite").is_empty());
+
+    let broken = format!("{BUILT_IN}\n[local]\n\"kill myself\" = \"klmslf\"\n");
+    match scanner_with_edits(&[(SPELLINGS_FILE.to_string(), broken)]) {
+        Err(EditsError::Lexicon(e)) => assert!(e.to_string().contains(SPELLINGS_FILE), "{e}"),
+        Err(e) => panic!("wrong error: {e}"),
+        Ok(_) => panic!("a broken spellings file was accepted"),
+    }
+}
