@@ -632,7 +632,6 @@ pub async fn lexicon_page(
     who: Signed,
     Path((lang, theme)): Path<(String, String)>,
 ) -> PageResult {
-    who.require(Permission::ViewAlerts)?;
     let file = lexicon_file(&lang, &theme)?;
     file_page(&console, &who, file).await
 }
